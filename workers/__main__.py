@@ -1,0 +1,131 @@
+"""``python -m workers``: run workers, and the operator's CLI.
+
+    python -m workers run [--steps transcript] [--concurrency N] [--burst]
+    python -m workers submit URL          python -m workers status TOKEN
+    python -m workers cancel TOKEN        python -m workers requeue TOKEN
+    python -m workers overview            python -m workers failures
+    python -m workers limit STEP N        python -m workers limit STEP --clear
+    python -m workers migrate             python -m workers db-url
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .steps import STEPS
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m workers", description="ClipQueue workers and operator CLI")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="claim and run pipeline steps")
+    run.add_argument("--steps", default=",".join(STEPS),
+                     help="comma-separated steps this process takes (GPU boxes: transcript)")
+    run.add_argument("--concurrency", type=int, default=1, help="steps run at once in this process")
+    run.add_argument("--burst", action="store_true", help="drain what can reach these steps, then exit")
+    run.add_argument("--lease-seconds", type=float, help="lease length (default CLIPQUEUE_LEASE_SECONDS)")
+    run.add_argument("--poll-interval", type=float, help="seconds between polls when idle")
+    run.add_argument("--shutdown-grace", type=float, default=30.0,
+                     help="on SIGTERM, seconds to let in-flight steps finish before releasing them")
+    run.add_argument("--step-table", help="module:attribute of a custom step table (tests, plugins)")
+
+    submit = sub.add_parser("submit", help="enqueue a URL, print its token")
+    submit.add_argument("url")
+    submit.add_argument("--priority", type=int, default=0)
+    for name, text in (("status", "show a job"), ("cancel", "cancel a job"),
+                       ("requeue", "run a failed or cancelled job again from where it stopped")):
+        sub.add_parser(name, help=text).add_argument("token")
+    sub.add_parser("overview", help="jobs by status x step")
+    failures = sub.add_parser("failures", help="recent failures and retries")
+    failures.add_argument("--limit", type=int, default=20)
+    limit = sub.add_parser("limit", help="fleet-wide concurrency limit of a step")
+    limit.add_argument("step", nargs="?", choices=STEPS)
+    limit.add_argument("max_running", nargs="?", type=int)
+    limit.add_argument("--clear", action="store_true")
+    sub.add_parser("migrate", help="apply pending migrations")
+    sub.add_parser("db-url", help="print the database URL in use (starts the embedded one)")
+    return p
+
+
+def _print(rows) -> None:
+    print(json.dumps(rows, indent=2, default=str))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from . import queue
+    from .bootstrap import configure_logging, prepare_database
+    from .db import connect
+    from .settings import Settings
+
+    settings = Settings.from_env()
+    configure_logging(settings)
+    url = prepare_database(settings)
+
+    if args.command == "run":
+        from .runner import Worker
+        from .steps import load_step_table, validate_steps
+
+        try:
+            steps = validate_steps(args.steps.split(","))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        worker = Worker(url, load_step_table(args.step_table), steps=steps, settings=settings,
+                        concurrency=args.concurrency, burst=args.burst,
+                        lease_seconds=args.lease_seconds, poll_interval=args.poll_interval,
+                        shutdown_grace=args.shutdown_grace)
+        worker.install_signal_handlers()
+        return worker.run()
+    if args.command in ("migrate", "db-url"):
+        print(url if args.command == "db-url" else "migrations up to date")
+        return 0
+
+    with connect(url, application_name="clipqueue-cli") as conn:
+        if args.command == "submit":
+            from .urlguard import UrlRejected, check_url
+
+            try:
+                normalized = check_url(args.url, max_length=settings.max_url_length,
+                                       allow_private=settings.allow_private_urls)
+            except UrlRejected as exc:
+                print(f"error: {exc.message} ({exc.code})", file=sys.stderr)
+                return 2
+            result = queue.enqueue(conn, source_url=args.url, normalized_url=normalized,
+                                   priority=args.priority, max_retries=settings.max_retries)
+            _print({"token": result.token, "created": result.created})
+        elif args.command == "status":
+            job = queue.job_by_token(conn, args.token)
+            if job is None:
+                print("error: unknown token", file=sys.stderr)
+                return 1
+            _print({**job, "checkpoints": queue.checkpoints_for_video(conn, job["video_id"])})
+        elif args.command == "cancel":
+            state = queue.request_cancel(conn, args.token, actor="cli")
+            print(state or "error: no queued or running job with that token")
+            return 0 if state else 1
+        elif args.command == "requeue":
+            step = queue.requeue_job(conn, args.token, actor="cli")
+            print(f"requeued at {step}" if step else "error: no failed or cancelled job with that token")
+            return 0 if step else 1
+        elif args.command == "overview":
+            _print({"jobs": queue.queue_overview(conn), "limits": queue.step_limits(conn)})
+        elif args.command == "failures":
+            _print(queue.recent_failures(conn, args.limit))
+        elif args.command == "limit":
+            if args.step is None:
+                _print(queue.step_limits(conn))
+            elif args.clear:
+                print("cleared" if queue.clear_step_limit(conn, args.step) else "no limit was set")
+            elif args.max_running is None or args.max_running < 0:
+                print("error: give a limit >= 0, or --clear", file=sys.stderr)
+                return 2
+            else:
+                _print(queue.set_step_limit(conn, args.step, args.max_running))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

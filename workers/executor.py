@@ -1,0 +1,133 @@
+"""Runs the step of one claimed job and writes its outcome, fenced by the lease.
+
+Shared by the worker processes and the API's internal route. The step runs with no
+transaction open; its outcome (checkpoint + advance, retry, or failure) is one statement.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+import traceback
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import psycopg
+
+from . import queue
+from .context import StepContext
+from .errors import Cancelled, LeaseLost, StepError
+from .heartbeat import Heartbeat
+from .retry import RetryPolicy
+from .steps import StepTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job_id: int
+    token: str
+    step: str
+    result: str          # succeeded | skipped | retry_scheduled | failed | cancelled | lease_lost
+    status: str | None   # the job's status after this, None when the lease was lost
+    duration_s: float
+    cause: str | None = None
+    delay_s: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "job_id" and v is not None}
+
+
+class Executor:
+    def __init__(
+        self,
+        step_table: StepTable,
+        *,
+        heartbeat: Heartbeat,
+        policy: RetryPolicy,
+        settings: Any,
+        services: Mapping[str, Any] | None = None,
+        clock=time.monotonic,
+    ):
+        self.step_table = step_table
+        self.heartbeat = heartbeat
+        self.policy = policy
+        self.settings = settings
+        self.services = services or {}
+        self.clock = clock
+
+    def execute(self, conn: psycopg.Connection, job: queue.Job) -> Outcome:
+        checkpoints = queue.checkpoints_for_video(conn, job.video_id)
+        ctx = StepContext(step=job.step, checkpoints=checkpoints, options=job.options,
+                          settings=self.settings, services=self.services)
+        lease = job.lease
+        log.info("job %s: claimed %s (attempt %s, retry %s/%s%s)", lease.job_id, job.step,
+                 lease.attempt, job.retry, job.max_retries, ", rescued" if job.rescued else "")
+        started = self.clock()
+        self.heartbeat.track(lease, ctx)
+        error: Exception | None = None
+        try:
+            if job.step in checkpoints:
+                # A resubmitted video whose step finished before: never run it again.
+                output, result = checkpoints[job.step]["output"], "skipped"
+            else:
+                output, result = self.step_table[job.step](job, ctx), "succeeded"
+                _check_output(job.step, output)
+        except Exception as exc:  # noqa: BLE001 - the policy decides what any error means
+            error = exc
+        finally:
+            self.heartbeat.untrack(lease)
+        if isinstance(error, (Cancelled, LeaseLost)):
+            return self._stopped(conn, job, error, self.clock() - started)
+        if error is not None:
+            return self._failed(conn, job, error, self.clock() - started)
+        duration = self.clock() - started
+        status = queue.complete_step(conn, lease, step=job.step, output=output,
+                                     started_at=job.step_started_at, duration_s=duration)
+        if status is None:
+            log.warning("job %s: %s finished in %.2f s but the lease was lost; result dropped",
+                        lease.job_id, job.step, duration)
+            return Outcome(lease.job_id, job.token, job.step, "lease_lost", None, duration)
+        log.info("job %s: %s %s in %.3f s -> %s", lease.job_id, job.step, result, duration, status)
+        return Outcome(lease.job_id, job.token, job.step, result, status, duration)
+
+    def _failed(self, conn, job: queue.Job, exc: Exception, duration: float) -> Outcome:
+        lease = job.lease
+        decision = self.policy.decide(exc, job.retry, job.max_retries)
+        details = {"message": decision.message, "step": job.step, "error_type": type(exc).__name__}
+        if isinstance(exc, StepError):
+            details.update({"error": exc.message, **exc.details})
+        else:
+            # Operators get the traceback (failure_details, events); clients never do.
+            details.update({"error": str(exc)[:2000], "traceback": "".join(traceback.format_exception(exc, limit=20))})
+        if decision.retry:
+            ok = queue.schedule_retry(conn, lease, delay_seconds=decision.delay,
+                                      cause=decision.cause, details=details)
+            result, status = "retry_scheduled", "queued"
+            log.warning("job %s: %s failed (%s: %s); retry %s/%s in %.1f s", lease.job_id, job.step,
+                        decision.cause, exc, job.retry + 1, job.max_retries, decision.delay)
+        else:
+            ok = queue.fail_job(conn, lease, cause=decision.cause, details=details)
+            result, status = "failed", "failed"
+            log.error("job %s: %s failed permanently (%s: %s)", lease.job_id, job.step,
+                      decision.cause, exc)
+        if not ok:
+            log.warning("job %s: lease lost before the failure could be recorded", lease.job_id)
+            return Outcome(lease.job_id, job.token, job.step, "lease_lost", None, duration)
+        return Outcome(lease.job_id, job.token, job.step, result, status, duration,
+                       cause=decision.cause, delay_s=decision.delay if decision.retry else None)
+
+    def _stopped(self, conn, job: queue.Job, exc: Exception, duration: float) -> Outcome:
+        lease = job.lease
+        if isinstance(exc, Cancelled) and queue.release_job(conn, lease):
+            log.info("job %s: cancelled during %s", lease.job_id, job.step)
+            return Outcome(lease.job_id, job.token, job.step, "cancelled", "cancelled", duration)
+        log.warning("job %s: %s stopped, lease lost; nothing written", lease.job_id, job.step)
+        return Outcome(lease.job_id, job.token, job.step, "lease_lost", None, duration)
+
+
+def _check_output(step: str, output: Any) -> None:
+    if not isinstance(output, dict):
+        raise TypeError(f"step {step} returned {type(output).__name__}, not a dict")
+    json.dumps(output)  # raises TypeError on values that cannot be checkpointed

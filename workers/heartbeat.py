@@ -1,0 +1,116 @@
+"""One thread per process that keeps the leases of the steps in flight alive.
+
+It owns its own connection, so a long step never holds a transaction or a connection
+that the step's own outcome write needs. Every ``lease/3`` seconds it extends each lease;
+about once a second it writes reported progress. A heartbeat that touches zero rows marks
+the step's lease as lost; one that reads ``cancel_requested`` flags the step's context.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import psycopg
+
+from . import queue
+from .context import StepContext
+from .db import connect
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL = 1.0
+
+
+@dataclass
+class _Tracked:
+    lease: queue.Lease
+    ctx: StepContext
+    last_beat: float
+    last_progress: float = 0.0
+
+
+class Heartbeat:
+    def __init__(self, database_url: str, lease_seconds: float, *, clock=time.monotonic):
+        self.database_url = database_url
+        self.lease_seconds = lease_seconds
+        self.interval = lease_seconds / 3
+        self.clock = clock
+        self._tracked: dict[int, _Tracked] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Heartbeat":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def track(self, lease: queue.Lease, ctx: StepContext) -> None:
+        with self._lock:
+            self._tracked[lease.job_id] = _Tracked(lease, ctx, last_beat=self.clock())
+
+    def untrack(self, lease: queue.Lease) -> None:
+        with self._lock:
+            self._tracked.pop(lease.job_id, None)
+
+    def in_flight(self) -> list[queue.Lease]:
+        with self._lock:
+            return [t.lease for t in self._tracked.values()]
+
+    def _run(self) -> None:
+        tick = min(0.25, self.interval / 2)
+        while not self._stop.wait(tick):
+            with self._lock:
+                tracked = list(self._tracked.values())
+            if not tracked:
+                continue
+            try:
+                self._beat(tracked)
+            except psycopg.Error as exc:
+                # Database unreachable: try again next tick with a new connection. If the
+                # lease expires meanwhile, the step's fenced outcome write will say so.
+                log.warning("heartbeat failed: %s", exc)
+                self._close()
+
+    def _beat(self, tracked: list[_Tracked]) -> None:
+        now = self.clock()
+        for item in tracked:
+            if item.ctx.lease_lost.is_set():
+                continue
+            if now - item.last_beat >= self.interval:
+                cancel = queue.heartbeat(self._connection(), item.lease, lease_seconds=self.lease_seconds)
+                item.last_beat = now
+                if cancel is None:
+                    log.warning("job %s: lease lost (attempt %s); its result will be dropped",
+                                item.lease.job_id, item.lease.attempt)
+                    item.ctx.lease_lost.set()
+                    continue
+                if cancel and not item.ctx.cancel_requested.is_set():
+                    log.info("job %s: cancellation requested", item.lease.job_id)
+                    item.ctx.cancel_requested.set()
+            if now - item.last_progress >= PROGRESS_INTERVAL:
+                progress = item.ctx.take_progress()
+                if progress is not None:
+                    queue.set_progress(self._connection(), item.lease, progress)
+                    item.last_progress = now
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = connect(self.database_url, application_name="clipqueue-heartbeat")
+        return self._conn
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None

@@ -1,0 +1,358 @@
+-- ClipQueue's queue statements. Each block is one statement, referred to by name from
+-- workers/queue.py (one Python function per statement), with named parameters.
+--
+-- Fencing: every statement a worker runs about a row it claimed carries
+--     id = %(job_id)s AND status = 'running' AND locked_by = %(worker_id)s
+--     AND attempt = %(attempt)s AND lease_expires_at > now()
+-- in its WHERE. Zero rows means the lease was lost: the caller drops its result.
+
+-- name: ping
+SELECT 1 AS ok;
+
+-- name: enqueue
+-- Idempotent: a URL whose job is queued, running or done gets that job's token back
+-- (created = false); a failed or cancelled one gets a new job that starts at the first
+-- step without a checkpoint, so finished work is never redone.
+WITH video AS (
+    INSERT INTO videos (source_url, normalized_url)
+    VALUES (%(source_url)s, %(normalized_url)s)
+    ON CONFLICT (normalized_url) DO UPDATE SET normalized_url = EXCLUDED.normalized_url
+    RETURNING id
+), job AS (
+    INSERT INTO video_processing_queue (video_id, token, priority, max_retries, options, pipeline_step)
+    SELECT video.id, %(token)s, %(priority)s, %(max_retries)s, %(options)s,
+           COALESCE((SELECT min(s.step)
+                       FROM unnest(enum_range(NULL::pipeline_step)) AS s(step)
+                      WHERE NOT EXISTS (SELECT 1 FROM step_checkpoints c
+                                         WHERE c.video_id = video.id AND c.step = s.step)),
+                    'download')
+      FROM video
+    ON CONFLICT (video_id) WHERE status IN ('queued', 'running', 'done') DO NOTHING
+    RETURNING id, video_id, token, pipeline_step
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind)
+    SELECT id, video_id, pipeline_step, 'enqueued' FROM job
+), wake AS (
+    SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM job
+)
+SELECT job.token, true AS created, (SELECT count(*) FROM wake) AS woken FROM job
+UNION ALL
+SELECT q.token, false, 0
+  FROM video_processing_queue q JOIN video ON q.video_id = video.id
+ WHERE q.status IN ('queued', 'running', 'done')
+   AND NOT EXISTS (SELECT 1 FROM job);
+
+-- name: lock_step_limits
+-- First statement of the claim transaction: serializes the claimers of limited steps, so
+-- the claim that follows (a fresh snapshot under READ COMMITTED) counts every running row.
+SELECT step, max_running
+  FROM step_concurrency_limits
+ WHERE step = ANY (%(steps)s::pipeline_step[])
+ ORDER BY step
+   FOR UPDATE;
+
+-- name: claim
+-- Takes the oldest, highest-priority due row of the worker's steps: a queued row whose
+-- run_after has come, or a running row whose lease expired (a rescue, which counts as a
+-- failed try). Honours the fleet-wide step limits.
+WITH candidate AS (
+    SELECT q.id, q.status AS previous_status
+      FROM video_processing_queue q
+     WHERE q.status IN ('queued', 'running')
+       AND q.pipeline_step = ANY (%(steps)s::pipeline_step[])
+       AND NOT q.cancel_requested
+       AND CASE WHEN q.status = 'queued' THEN q.run_after <= now()
+                ELSE q.lease_expires_at < now() AND q.retry < q.max_retries END
+       AND NOT EXISTS (
+           SELECT 1
+             FROM step_concurrency_limits l
+            WHERE l.step = q.pipeline_step
+              AND l.max_running <= (SELECT count(*)
+                                      FROM video_processing_queue r
+                                     WHERE r.status = 'running'
+                                       AND r.pipeline_step = l.step
+                                       AND r.lease_expires_at >= now()))
+     ORDER BY q.priority DESC, q.id
+     LIMIT 1
+       FOR UPDATE OF q SKIP LOCKED
+), claimed AS (
+    UPDATE video_processing_queue q
+       SET status = 'running',
+           locked_by = %(worker_id)s,
+           attempt = q.attempt + 1,
+           retry = q.retry + (c.previous_status = 'running')::int,
+           lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+           heartbeat_at = now(),
+           step_started_at = now(),
+           step_progress = NULL,
+           updated_at = now()
+      FROM candidate c
+     WHERE q.id = c.id
+    RETURNING q.id, q.video_id, q.token, q.pipeline_step, q.retry, q.max_retries, q.attempt,
+              q.options, q.step_started_at, q.lease_expires_at, c.previous_status
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt)
+    SELECT id, video_id, pipeline_step,
+           CASE WHEN previous_status = 'running' THEN 'rescued' ELSE 'claimed' END::queue_event_kind,
+           %(worker_id)s, attempt
+      FROM claimed
+)
+SELECT c.id AS job_id, c.video_id, c.token, c.pipeline_step::text AS step, c.retry,
+       c.max_retries, c.attempt, c.options, c.step_started_at, c.lease_expires_at,
+       c.previous_status = 'running' AS rescued, v.source_url, v.normalized_url
+  FROM claimed c JOIN videos v ON v.id = c.video_id;
+
+-- name: heartbeat
+-- Extends the lease; tells the worker whether cancellation was requested.
+UPDATE video_processing_queue
+   SET heartbeat_at = now(),
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s)
+ WHERE id = %(job_id)s AND status = 'running' AND locked_by = %(worker_id)s
+   AND attempt = %(attempt)s AND lease_expires_at > now()
+RETURNING cancel_requested;
+
+-- name: set_progress
+UPDATE video_processing_queue
+   SET step_progress = %(progress)s, updated_at = now()
+ WHERE id = %(job_id)s AND status = 'running' AND locked_by = %(worker_id)s
+   AND attempt = %(attempt)s AND lease_expires_at > now()
+RETURNING id;
+
+-- name: complete_step
+-- Checkpoint + advance in one statement (one transaction). The checkpoint is write-once:
+-- when one exists already (a resubmission), it wins and this output is dropped.
+WITH advanced AS (
+    UPDATE video_processing_queue q
+       SET pipeline_step = COALESCE(%(next_step)s::pipeline_step, q.pipeline_step),
+           status = CASE WHEN %(next_step)s::pipeline_step IS NULL THEN 'done'
+                         WHEN q.cancel_requested THEN 'cancelled'
+                         ELSE 'queued' END::job_status,
+           retry = 0,
+           run_after = now(),
+           locked_by = NULL,
+           lease_expires_at = NULL,
+           heartbeat_at = NULL,
+           step_started_at = NULL,
+           step_progress = NULL,
+           failure_cause = NULL,
+           failure_details = NULL,
+           updated_at = now(),
+           finished_at = CASE WHEN %(next_step)s::pipeline_step IS NULL OR q.cancel_requested
+                              THEN now() END
+     WHERE q.id = %(job_id)s AND q.status = 'running' AND q.locked_by = %(worker_id)s
+       AND q.attempt = %(attempt)s AND q.lease_expires_at > now()
+       AND q.pipeline_step = %(step)s::pipeline_step
+    RETURNING q.id, q.video_id, q.status, q.pipeline_step
+), checkpoint AS (
+    INSERT INTO step_checkpoints (video_id, step, job_id, output, storage_keys, attempt,
+                                  worker_id, started_at)
+    SELECT video_id, %(step)s::pipeline_step, id, %(output)s, %(storage_keys)s, %(attempt)s,
+           %(worker_id)s, %(started_at)s
+      FROM advanced
+    ON CONFLICT (video_id, step) DO NOTHING
+    RETURNING 1
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, details)
+    SELECT id, video_id, %(step)s::pipeline_step, 'succeeded', %(worker_id)s, %(attempt)s,
+           jsonb_build_object('duration_s', %(duration_s)s::float8)
+      FROM advanced
+    UNION ALL
+    SELECT id, video_id, pipeline_step, 'cancelled', %(worker_id)s, %(attempt)s, NULL
+      FROM advanced WHERE status = 'cancelled'
+), wake AS (
+    SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM advanced WHERE status = 'queued'
+)
+SELECT a.status::text AS status, a.pipeline_step::text AS step,
+       (SELECT count(*) FROM checkpoint) AS checkpoint_written,
+       (SELECT count(*) FROM wake) AS woken
+  FROM advanced a;
+
+-- name: schedule_retry
+-- A transient error: the same step runs again after the delay; the worker moves on.
+WITH retried AS (
+    UPDATE video_processing_queue q
+       SET status = CASE WHEN q.cancel_requested THEN 'cancelled' ELSE 'queued' END::job_status,
+           retry = q.retry + 1,
+           run_after = now() + make_interval(secs => %(delay_seconds)s),
+           locked_by = NULL,
+           lease_expires_at = NULL,
+           heartbeat_at = NULL,
+           step_started_at = NULL,
+           step_progress = NULL,
+           failure_cause = %(cause)s,
+           failure_details = %(details)s,
+           updated_at = now(),
+           finished_at = CASE WHEN q.cancel_requested THEN now() END
+     WHERE q.id = %(job_id)s AND q.status = 'running' AND q.locked_by = %(worker_id)s
+       AND q.attempt = %(attempt)s AND q.lease_expires_at > now()
+    RETURNING q.id, q.video_id, q.pipeline_step, q.status, q.retry, q.run_after
+)
+INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, error, details)
+SELECT id, video_id, pipeline_step,
+       CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'retry_scheduled' END::queue_event_kind,
+       %(worker_id)s, %(attempt)s, %(cause)s,
+       %(details)s || jsonb_build_object('retry', retry, 'delay_s', %(delay_seconds)s::float8,
+                                         'run_after', run_after)
+  FROM retried
+RETURNING job_id;
+
+-- name: fail_job
+-- A permanent error, or retries exhausted: the job ends here.
+WITH failed AS (
+    UPDATE video_processing_queue q
+       SET status = 'failed',
+           locked_by = NULL,
+           lease_expires_at = NULL,
+           heartbeat_at = NULL,
+           step_progress = NULL,
+           failure_cause = %(cause)s,
+           failure_details = %(details)s,
+           updated_at = now(),
+           finished_at = now()
+     WHERE q.id = %(job_id)s AND q.status = 'running' AND q.locked_by = %(worker_id)s
+       AND q.attempt = %(attempt)s AND q.lease_expires_at > now()
+    RETURNING q.id, q.video_id, q.pipeline_step
+)
+INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, error, details)
+SELECT id, video_id, pipeline_step, 'failed', %(worker_id)s, %(attempt)s, %(cause)s, %(details)s
+  FROM failed
+RETURNING job_id;
+
+-- name: release_job
+-- Graceful shutdown: give the step back untouched (no retry counted), due at once.
+WITH released AS (
+    UPDATE video_processing_queue q
+       SET status = CASE WHEN q.cancel_requested THEN 'cancelled' ELSE 'queued' END::job_status,
+           run_after = now(),
+           locked_by = NULL,
+           lease_expires_at = NULL,
+           heartbeat_at = NULL,
+           step_started_at = NULL,
+           step_progress = NULL,
+           updated_at = now(),
+           finished_at = CASE WHEN q.cancel_requested THEN now() END
+     WHERE q.id = %(job_id)s AND q.status = 'running' AND q.locked_by = %(worker_id)s
+       AND q.attempt = %(attempt)s AND q.lease_expires_at > now()
+    RETURNING q.id, q.video_id, q.pipeline_step, q.status
+), wake AS (
+    SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM released WHERE status = 'queued'
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt)
+    SELECT id, video_id, pipeline_step,
+           CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'released' END::queue_event_kind,
+           %(worker_id)s, %(attempt)s
+      FROM released
+)
+SELECT id AS job_id, (SELECT count(*) FROM wake) AS woken FROM released;
+
+-- name: reap_expired_leases
+-- Ends the running rows that the claim will never take again: an expired lease on a job
+-- whose cancellation was requested, or whose step has died/stalled max_retries times.
+WITH reaped AS (
+    UPDATE video_processing_queue q
+       SET status = CASE WHEN q.cancel_requested THEN 'cancelled' ELSE 'failed' END::job_status,
+           failure_cause = CASE WHEN q.cancel_requested THEN q.failure_cause
+                                ELSE 'lease_expired' END,
+           failure_details = CASE WHEN q.cancel_requested THEN q.failure_details
+                                  ELSE jsonb_build_object(
+                                       'message', format('the %%s step stopped without reporting %%s times '
+                                                         '(worker killed or stalled)',
+                                                         q.pipeline_step, q.retry + 1),
+                                       'last_worker', q.locked_by) END,
+           locked_by = NULL,
+           lease_expires_at = NULL,
+           heartbeat_at = NULL,
+           step_progress = NULL,
+           updated_at = now(),
+           finished_at = now()
+     WHERE q.id IN (SELECT r.id
+                      FROM video_processing_queue r
+                     WHERE r.status = 'running' AND r.lease_expires_at < now()
+                       AND (r.cancel_requested OR r.retry >= r.max_retries)
+                       FOR UPDATE SKIP LOCKED)
+    RETURNING q.id, q.video_id, q.pipeline_step, q.status, q.failure_cause, q.failure_details
+)
+INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, error, details)
+SELECT id, video_id, pipeline_step, status::text::queue_event_kind, %(worker_id)s,
+       failure_cause, failure_details
+  FROM reaped
+RETURNING job_id;
+
+-- name: pending_work
+-- For --burst: active rows that can still reach a step this worker takes.
+SELECT count(*) AS pending
+  FROM video_processing_queue
+ WHERE status IN ('queued', 'running')
+   AND pipeline_step <= %(last_step)s::pipeline_step;
+
+-- name: checkpoints_for_video
+SELECT step::text AS step, output, storage_keys, attempt, worker_id, started_at, finished_at
+  FROM step_checkpoints
+ WHERE video_id = %(video_id)s
+ ORDER BY step;
+
+-- name: job_by_token
+SELECT q.id AS job_id, q.video_id, q.token, q.status::text AS status,
+       q.pipeline_step::text AS step, q.retry, q.max_retries, q.step_started_at,
+       q.step_progress, q.run_after, q.failure_cause, q.failure_details, q.cancel_requested,
+       q.created_at, q.updated_at, q.finished_at, v.source_url, v.title, v.duration_s
+  FROM video_processing_queue q JOIN videos v ON v.id = q.video_id
+ WHERE q.token = %(token)s;
+
+-- name: request_cancel
+-- A queued job is cancelled at once; a running one at its worker's next heartbeat.
+WITH cancelled AS (
+    UPDATE video_processing_queue q
+       SET cancel_requested = true,
+           status = CASE WHEN q.status = 'queued' THEN 'cancelled' ELSE q.status END,
+           finished_at = CASE WHEN q.status = 'queued' THEN now() END,
+           updated_at = now()
+     WHERE q.token = %(token)s AND q.status IN ('queued', 'running')
+    RETURNING q.id, q.video_id, q.pipeline_step, q.status
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind, worker_id)
+    SELECT id, video_id, pipeline_step, 'cancelled', %(actor)s FROM cancelled
+     WHERE status = 'cancelled'
+)
+SELECT status::text AS status FROM cancelled;
+
+-- name: requeue_job
+-- Operator: run a failed or cancelled job again from the step where it stopped.
+WITH requeued AS (
+    UPDATE video_processing_queue q
+       SET status = 'queued', retry = 0, run_after = now(), cancel_requested = false,
+           failure_cause = NULL, failure_details = NULL, finished_at = NULL, updated_at = now()
+     WHERE q.token = %(token)s AND q.status IN ('failed', 'cancelled')
+    RETURNING q.id, q.video_id, q.pipeline_step
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind, worker_id)
+    SELECT id, video_id, pipeline_step, 'enqueued', %(actor)s FROM requeued
+), wake AS (
+    SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM requeued
+)
+SELECT pipeline_step::text AS step, (SELECT count(*) FROM wake) AS woken FROM requeued;
+
+-- name: set_step_limit
+INSERT INTO step_concurrency_limits (step, max_running)
+VALUES (%(step)s::pipeline_step, %(max_running)s)
+ON CONFLICT (step) DO UPDATE SET max_running = EXCLUDED.max_running
+RETURNING step::text AS step, max_running;
+
+-- name: clear_step_limit
+DELETE FROM step_concurrency_limits WHERE step = %(step)s::pipeline_step
+RETURNING step::text AS step;
+
+-- name: step_limits
+SELECT step::text AS step, max_running FROM step_concurrency_limits ORDER BY step;
+
+-- name: queue_overview
+SELECT status::text AS status, pipeline_step::text AS step, jobs,
+       extract(epoch FROM oldest_queued_age) AS oldest_queued_s, expired_leases, waiting_backoff
+  FROM queue_overview
+ ORDER BY status, pipeline_step;
+
+-- name: recent_failures
+SELECT at, kind::text AS kind, token, source_url, step::text AS step, attempt, worker_id,
+       error, message
+  FROM recent_failures
+ LIMIT %(limit)s;

@@ -1,0 +1,223 @@
+"""The queue surface: one function per statement of workers/queries.sql.
+
+Functions take an autocommit connection and return plain values. The ones a worker calls
+about a row it claimed take a ``Lease`` and return False (or None) when the fenced
+statement touched zero rows: the lease was lost and the caller must drop its result.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Sequence
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from .queries import sql
+from .steps import STEPS, next_step
+
+NOTIFY_CHANNEL = "clipqueue_jobs"
+TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    token: str
+    created: bool  # False: the URL already had a live job, this is its token
+
+
+@dataclass(frozen=True)
+class Lease:
+    """What fences a worker's writes about one claimed row."""
+
+    job_id: int
+    worker_id: str
+    attempt: int
+
+    def params(self, **extra) -> dict[str, Any]:
+        return {"job_id": self.job_id, "worker_id": self.worker_id, "attempt": self.attempt, **extra}
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed row, as the runner and the steps see it."""
+
+    lease: Lease
+    video_id: int
+    token: str
+    step: str
+    retry: int
+    max_retries: int
+    options: dict
+    source_url: str
+    normalized_url: str
+    step_started_at: datetime
+    lease_expires_at: datetime
+    rescued: bool
+    checkpoints: dict[str, dict] = field(default_factory=dict)
+
+
+def ping(conn: psycopg.Connection) -> bool:
+    return conn.execute(sql("ping")).fetchone()["ok"] == 1
+
+
+def enqueue(
+    conn: psycopg.Connection,
+    *,
+    source_url: str,
+    normalized_url: str,
+    priority: int = 0,
+    max_retries: int = 5,
+    options: dict | None = None,
+) -> Enqueued:
+    params = {
+        "source_url": source_url,
+        "normalized_url": normalized_url,
+        "token": new_token(),
+        "priority": priority,
+        "max_retries": max_retries,
+        "options": Jsonb(options or {}),
+    }
+    # Zero rows happens only when a concurrent submission of the same URL committed
+    # while this statement ran (its row is invisible to our snapshot): run it again.
+    for _ in range(5):
+        row = conn.execute(sql("enqueue"), params).fetchone()
+        if row is not None:
+            return Enqueued(row["token"], row["created"])
+    raise RuntimeError("enqueue kept racing with concurrent submissions of the same URL")
+
+
+def claim(
+    conn: psycopg.Connection, *, worker_id: str, steps: Sequence[str], lease_seconds: float
+) -> Job | None:
+    """Claim one due row of ``steps`` and commit at once; None when nothing is due."""
+    params = {"steps": list(steps), "worker_id": worker_id, "lease_seconds": lease_seconds}
+    with conn.transaction():
+        conn.execute(sql("lock_step_limits"), params)
+        row = conn.execute(sql("claim"), params).fetchone()
+    if row is None:
+        return None
+    return Job(
+        lease=Lease(row["job_id"], worker_id, row["attempt"]),
+        video_id=row["video_id"],
+        token=row["token"],
+        step=row["step"],
+        retry=row["retry"],
+        max_retries=row["max_retries"],
+        options=row["options"] or {},
+        source_url=row["source_url"],
+        normalized_url=row["normalized_url"],
+        step_started_at=row["step_started_at"],
+        lease_expires_at=row["lease_expires_at"],
+        rescued=row["rescued"],
+    )
+
+
+def checkpoints_for_video(conn: psycopg.Connection, video_id: int) -> dict[str, dict]:
+    rows = conn.execute(sql("checkpoints_for_video"), {"video_id": video_id}).fetchall()
+    return {row["step"]: row for row in rows}
+
+
+def heartbeat(conn: psycopg.Connection, lease: Lease, *, lease_seconds: float) -> bool | None:
+    """Extend the lease. Returns None when the lease is lost, else whether cancellation
+    was requested."""
+    row = conn.execute(sql("heartbeat"), lease.params(lease_seconds=lease_seconds)).fetchone()
+    return None if row is None else row["cancel_requested"]
+
+
+def set_progress(conn: psycopg.Connection, lease: Lease, progress: float) -> bool:
+    progress = min(1.0, max(0.0, float(progress)))
+    return conn.execute(sql("set_progress"), lease.params(progress=progress)).fetchone() is not None
+
+
+def complete_step(
+    conn: psycopg.Connection,
+    lease: Lease,
+    *,
+    step: str,
+    output: dict,
+    started_at: datetime,
+    duration_s: float,
+) -> str | None:
+    """Write the checkpoint and advance, in one transaction. Returns the job's new status
+    ('queued', 'done' or 'cancelled'), or None when the lease was lost (nothing written)."""
+    storage_keys = [str(k) for k in output.get("storage_keys", [])] if isinstance(output, dict) else []
+    row = conn.execute(
+        sql("complete_step"),
+        lease.params(
+            step=step,
+            next_step=next_step(step),
+            output=Jsonb(output),
+            storage_keys=storage_keys,
+            started_at=started_at,
+            duration_s=duration_s,
+        ),
+    ).fetchone()
+    return None if row is None else row["status"]
+
+
+def schedule_retry(
+    conn: psycopg.Connection, lease: Lease, *, delay_seconds: float, cause: str, details: dict
+) -> bool:
+    params = lease.params(delay_seconds=float(delay_seconds), cause=cause, details=Jsonb(details))
+    return conn.execute(sql("schedule_retry"), params).fetchone() is not None
+
+
+def fail_job(conn: psycopg.Connection, lease: Lease, *, cause: str, details: dict) -> bool:
+    params = lease.params(cause=cause, details=Jsonb(details))
+    return conn.execute(sql("fail_job"), params).fetchone() is not None
+
+
+def release_job(conn: psycopg.Connection, lease: Lease) -> bool:
+    return conn.execute(sql("release_job"), lease.params()).fetchone() is not None
+
+
+def reap_expired_leases(conn: psycopg.Connection, *, worker_id: str) -> int:
+    return len(conn.execute(sql("reap_expired_leases"), {"worker_id": worker_id}).fetchall())
+
+
+def pending_work(conn: psycopg.Connection, steps: Sequence[str]) -> int:
+    last = max(steps, key=STEPS.index)
+    return conn.execute(sql("pending_work"), {"last_step": last}).fetchone()["pending"]
+
+
+def job_by_token(conn: psycopg.Connection, token: str) -> dict | None:
+    return conn.execute(sql("job_by_token"), {"token": token}).fetchone()
+
+
+def request_cancel(conn: psycopg.Connection, token: str, *, actor: str = "operator") -> str | None:
+    """Returns the status after the request ('cancelled' or 'running'), None when the job
+    is unknown or already finished."""
+    row = conn.execute(sql("request_cancel"), {"token": token, "actor": actor}).fetchone()
+    return None if row is None else row["status"]
+
+
+def requeue_job(conn: psycopg.Connection, token: str, *, actor: str = "operator") -> str | None:
+    """Returns the step the job will resume at, None unless it was failed or cancelled."""
+    row = conn.execute(sql("requeue_job"), {"token": token, "actor": actor}).fetchone()
+    return None if row is None else row["step"]
+
+
+def set_step_limit(conn: psycopg.Connection, step: str, max_running: int) -> dict:
+    return conn.execute(sql("set_step_limit"), {"step": step, "max_running": max_running}).fetchone()
+
+
+def clear_step_limit(conn: psycopg.Connection, step: str) -> bool:
+    return conn.execute(sql("clear_step_limit"), {"step": step}).fetchone() is not None
+
+
+def step_limits(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(sql("step_limits")).fetchall()
+
+
+def queue_overview(conn: psycopg.Connection) -> list[dict]:
+    return conn.execute(sql("queue_overview")).fetchall()
+
+
+def recent_failures(conn: psycopg.Connection, limit: int = 20) -> list[dict]:
+    return conn.execute(sql("recent_failures"), {"limit": limit}).fetchall()

@@ -1,0 +1,186 @@
+"""The worker process: N slots claiming and running steps, one heartbeat, one listener.
+
+Claim, commit, then work: a slot claims a row (one short transaction), runs its step with
+no transaction open, and writes the outcome in one fenced statement. Idle slots sleep until
+a NOTIFY on ``clipqueue_jobs`` names one of their steps, or until the poll interval (the
+fallback and the truth) runs out.
+
+Shutdown (SIGTERM/SIGINT): stop claiming; let steps in flight finish for up to
+``shutdown_grace`` seconds; release whatever is still running (it is due again at once,
+no retry counted) and exit. A second signal releases at once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Mapping, Sequence
+
+import psycopg
+
+from . import queue
+from .db import connect
+from .executor import Executor, Outcome
+from .heartbeat import Heartbeat
+from .retry import RetryPolicy
+from .steps import StepTable
+
+log = logging.getLogger(__name__)
+
+
+def make_worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(
+        self,
+        database_url: str,
+        step_table: StepTable,
+        *,
+        steps: Sequence[str],
+        settings: Any,
+        concurrency: int = 1,
+        burst: bool = False,
+        lease_seconds: float | None = None,
+        poll_interval: float | None = None,
+        shutdown_grace: float = 30.0,
+        policy: RetryPolicy | None = None,
+        services: Mapping[str, Any] | None = None,
+        name: str | None = None,
+    ):
+        self.database_url = database_url
+        self.steps = tuple(steps)
+        self.settings = settings
+        self.concurrency = max(1, concurrency)
+        self.burst = burst
+        self.lease_seconds = lease_seconds or settings.lease_seconds
+        self.poll_interval = poll_interval or settings.poll_interval
+        self.shutdown_grace = shutdown_grace
+        self.name = name or make_worker_name()
+        self.heartbeat = Heartbeat(database_url, self.lease_seconds)
+        self.executor = Executor(
+            step_table,
+            heartbeat=self.heartbeat,
+            policy=policy or RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_max_seconds),
+            settings=settings,
+            services=services,
+        )
+        self.outcomes: list[Outcome] = []
+        self._stopping = threading.Event()
+        self._wake = threading.Condition()
+        self._wake_generation = 0
+        self._slots: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def run(self) -> int:
+        """Run until stopped (or, with burst, until no work can reach these steps)."""
+        log.info("worker %s: steps=%s concurrency=%s lease=%.1fs%s", self.name, ",".join(self.steps),
+                 self.concurrency, self.lease_seconds, " burst" if self.burst else "")
+        self.heartbeat.start()
+        threading.Thread(target=self._listen, name="listener", daemon=True).start()
+        self._slots = [threading.Thread(target=self._slot, args=(i,), name=f"slot-{i}", daemon=True)
+                       for i in range(self.concurrency)]
+        for thread in self._slots:
+            thread.start()
+        deadline = None
+        while any(t.is_alive() for t in self._slots):
+            if self._stopping.is_set() and deadline is None:
+                deadline = time.monotonic() + self.shutdown_grace
+            if deadline is not None and time.monotonic() >= deadline:
+                self._release_in_flight()
+                break
+            for thread in self._slots:
+                thread.join(timeout=0.1)
+        self.heartbeat.stop()
+        log.info("worker %s: stopped after %s steps", self.name, len(self.outcomes))
+        return 0
+
+    def stop(self, *, immediately: bool = False) -> None:
+        if immediately:
+            self.shutdown_grace = 0.0
+        self._stopping.set()
+        self._notify_all()
+
+    def install_signal_handlers(self) -> None:
+        def handle(signum, _frame):
+            again = self._stopping.is_set()
+            log.info("worker %s: %s, %s", self.name, signal.Signals(signum).name,
+                     "releasing in-flight steps now" if again else
+                     f"finishing in-flight steps (up to {self.shutdown_grace:.0f} s)")
+            self.stop(immediately=again)
+
+        signal.signal(signal.SIGTERM, handle)
+        signal.signal(signal.SIGINT, handle)
+
+    def _release_in_flight(self) -> None:
+        leases = self.heartbeat.in_flight()
+        if not leases:
+            return
+        with connect(self.database_url, application_name="clipqueue-shutdown") as conn:
+            for lease in leases:
+                released = queue.release_job(conn, lease)
+                log.info("job %s: %s at shutdown", lease.job_id, "released" if released else "lease already lost")
+
+    # ------------------------------------------------------------------ slots
+    def _slot(self, index: int) -> None:
+        worker_id = f"{self.name}/{index}"
+        conn: psycopg.Connection | None = None
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = connect(self.database_url, application_name=f"clipqueue-worker/{index}")
+                generation = self._wake_generation
+                job = queue.claim(conn, worker_id=worker_id, steps=self.steps,
+                                  lease_seconds=self.lease_seconds)
+                if job is None:
+                    if index == 0:
+                        queue.reap_expired_leases(conn, worker_id=worker_id)
+                    if self.burst and queue.pending_work(conn, self.steps) == 0:
+                        break
+                    self._wait(generation)
+                    continue
+                self.outcomes.append(self.executor.execute(conn, job))
+                failures = 0
+            except psycopg.OperationalError as exc:
+                # Postgres restarting or unreachable: reconnect with backoff. A step whose
+                # outcome could not be written is rescued once its lease expires.
+                failures += 1
+                log.warning("slot %s: database error (%s); reconnecting", worker_id, exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stopping.wait(min(10.0, 0.2 * 2 ** min(failures, 6)))
+        if conn is not None:
+            conn.close()
+        self._notify_all()  # a burst slot leaving may let the others re-check
+
+    def _wait(self, generation: int) -> None:
+        with self._wake:
+            if self._wake_generation == generation and not self._stopping.is_set():
+                self._wake.wait(timeout=self.poll_interval)
+
+    def _notify_all(self) -> None:
+        with self._wake:
+            self._wake_generation += 1
+            self._wake.notify_all()
+
+    # ------------------------------------------------------------------ LISTEN/NOTIFY
+    def _listen(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with connect(self.database_url, application_name="clipqueue-listener") as conn:
+                    conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+                    self._notify_all()  # anything enqueued while we were not listening
+                    while not self._stopping.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            if note.payload in self.steps:
+                                self._notify_all()
+            except psycopg.OperationalError as exc:
+                log.warning("listener: %s; reconnecting", exc)
+                self._stopping.wait(1.0)

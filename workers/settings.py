@@ -1,0 +1,83 @@
+"""The one configuration reader: ``Settings.from_env``.
+
+Every setting is an environment variable, documented in the README's table. The names
+``DATABASE_URL``, ``CLIPQUEUE_DATA_DIR``, ``INTERNAL_API_TOKEN``, ``ALLOW_PRIVATE_URLS``,
+``OPENAI_API_KEY`` and ``OPENAI_BASE_URL`` are fixed: tools and operators rely on them.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1/0 (or true/false), got {raw!r}")
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind=float, minimum: float = 0):
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if value < minimum:
+        raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
+    return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    database_url: str | None = None
+    data_dir: Path = Path(".data")
+    internal_api_token: str | None = None
+    allow_private_urls: bool = False
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    lease_seconds: float = 30.0
+    poll_interval: float = 2.0
+    max_retries: int = 5
+    retry_base_seconds: float = 5.0
+    retry_max_seconds: float = 600.0
+    max_url_length: int = 2048
+    max_body_bytes: int = 16 * 1024
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        lease = _number(env, "CLIPQUEUE_LEASE_SECONDS", cls.lease_seconds, minimum=0.5)
+        return cls(
+            database_url=env.get("DATABASE_URL") or None,
+            data_dir=Path(env.get("CLIPQUEUE_DATA_DIR") or ".data"),
+            internal_api_token=env.get("INTERNAL_API_TOKEN") or None,
+            allow_private_urls=_bool(env, "ALLOW_PRIVATE_URLS", False),
+            openai_api_key=env.get("OPENAI_API_KEY") or None,
+            openai_base_url=env.get("OPENAI_BASE_URL") or None,
+            lease_seconds=lease,
+            poll_interval=_number(env, "CLIPQUEUE_POLL_INTERVAL", cls.poll_interval, minimum=0.05),
+            max_retries=_number(env, "CLIPQUEUE_MAX_RETRIES", cls.max_retries, kind=int),
+            retry_base_seconds=_number(env, "CLIPQUEUE_RETRY_BASE_SECONDS", cls.retry_base_seconds),
+            retry_max_seconds=_number(env, "CLIPQUEUE_RETRY_MAX_SECONDS", cls.retry_max_seconds),
+            max_url_length=_number(env, "CLIPQUEUE_MAX_URL_LENGTH", cls.max_url_length, kind=int, minimum=16),
+            max_body_bytes=_number(env, "CLIPQUEUE_MAX_BODY_BYTES", cls.max_body_bytes, kind=int, minimum=256),
+            log_level=(env.get("CLIPQUEUE_LOG_LEVEL") or "INFO").upper(),
+        )
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
