@@ -35,6 +35,26 @@ def embedded_database_url(data_dir: Path) -> str:
         return _embedded_urls[pgdata]
 
 
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded Postgres of ``data_dir`` if it runs; True if it was stopped."""
+    import os
+    import subprocess
+
+    from pgserver._commands import pg_ctl  # the package's own pg_ctl wrapper
+
+    pgdata = (Path(data_dir) / "postgres").resolve()
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    user = "pgserver" if os.geteuid() == 0 else None  # pgserver runs Postgres as this user under root
+    try:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user)
+    except subprocess.CalledProcessError:
+        return False
+    with _embedded_lock:
+        _embedded_urls.pop(pgdata, None)
+    return True
+
+
 def resolve_database_url(settings: Settings) -> str:
     return settings.database_url or embedded_database_url(settings.data_dir)
 

@@ -36,7 +36,9 @@ class Outcome:
     delay_s: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "job_id" and v is not None}
+        view = {k: v for k, v in self.__dict__.items() if k != "job_id" and v is not None}
+        view["duration_s"] = round(self.duration_s, 3)
+        return view
 
 
 class Executor:

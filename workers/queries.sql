@@ -153,11 +153,11 @@ WITH advanced AS (
     RETURNING 1
 ), event AS (
     INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, details)
-    SELECT id, video_id, %(step)s::pipeline_step, 'succeeded', %(worker_id)s, %(attempt)s,
+    SELECT id, video_id, %(step)s::pipeline_step, 'succeeded'::queue_event_kind, %(worker_id)s, %(attempt)s,
            jsonb_build_object('duration_s', %(duration_s)s::float8)
       FROM advanced
     UNION ALL
-    SELECT id, video_id, pipeline_step, 'cancelled', %(worker_id)s, %(attempt)s, NULL
+    SELECT id, video_id, pipeline_step, 'cancelled'::queue_event_kind, %(worker_id)s, %(attempt)s, NULL
       FROM advanced WHERE status = 'cancelled'
 ), wake AS (
     SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM advanced WHERE status = 'queued'

@@ -56,6 +56,7 @@ class Settings:
     retry_max_seconds: float = 600.0
     max_url_length: int = 2048
     max_body_bytes: int = 16 * 1024
+    db_pool_size: int = 10
     log_level: str = "INFO"
 
     @classmethod
@@ -76,6 +77,7 @@ class Settings:
             retry_max_seconds=_number(env, "CLIPQUEUE_RETRY_MAX_SECONDS", cls.retry_max_seconds),
             max_url_length=_number(env, "CLIPQUEUE_MAX_URL_LENGTH", cls.max_url_length, kind=int, minimum=16),
             max_body_bytes=_number(env, "CLIPQUEUE_MAX_BODY_BYTES", cls.max_body_bytes, kind=int, minimum=256),
+            db_pool_size=_number(env, "CLIPQUEUE_DB_POOL_SIZE", cls.db_pool_size, kind=int, minimum=1),
             log_level=(env.get("CLIPQUEUE_LOG_LEVEL") or "INFO").upper(),
         )
 

@@ -1,0 +1,72 @@
+"""ClipQueue's HTTP API: ``create_app(config=None)``.
+
+``config`` (all optional) overrides what would come from the environment: ``settings``
+(a ``workers.settings.Settings``), ``database_url``, ``step_table`` (for the internal
+route), ``services`` (collaborators handed to steps), ``resolver`` (DNS lookups for the
+SSRF guard). Nothing happens at import time; ``create_app`` resolves the database
+(embedded Postgres when ``DATABASE_URL`` is unset) and applies migrations.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from datetime import date, datetime
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+
+class IsoJSONProvider(DefaultJSONProvider):
+    """Timestamps as ISO 8601 (Flask's default is the HTTP date format); keys in order."""
+
+    sort_keys = False
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, (datetime, date)):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    from workers.bootstrap import configure_logging, prepare_database
+    from workers.settings import Settings
+    from workers.urlguard import system_resolver
+
+    from . import errors, health, internal, video
+    from .state import AppState
+
+    config = dict(config or {})
+    settings = config.get("settings") or Settings.from_env()
+    if "settings" not in config:
+        configure_logging(settings)
+    database_url = config.get("database_url") or prepare_database(settings)
+
+    app = Flask(__name__)
+    app.json = IsoJSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    pool = ConnectionPool(
+        database_url,
+        min_size=1,
+        max_size=settings.db_pool_size,
+        kwargs={"autocommit": True, "row_factory": dict_row, "application_name": "clipqueue-api"},
+        timeout=10,
+        open=True,
+        check=ConnectionPool.check_connection,
+    )
+    app.extensions["clipqueue"] = AppState(
+        settings=settings,
+        database_url=database_url,
+        pool=pool,
+        resolver=config.get("resolver") or system_resolver,
+        step_table=config.get("step_table"),
+        services=config.get("services") or {},
+    )
+    errors.register(app)
+    app.register_blueprint(video.blueprint)
+    app.register_blueprint(internal.blueprint)
+    app.register_blueprint(health.blueprint)
+    return app

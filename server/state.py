@@ -1,0 +1,45 @@
+"""Per-app state: settings, the connection pool, and the lazily built step executor."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from flask import current_app
+from psycopg_pool import ConnectionPool
+
+
+@dataclass
+class AppState:
+    settings: Any
+    database_url: str
+    pool: ConnectionPool
+    resolver: Callable
+    step_table: Mapping | None
+    services: Mapping[str, Any]
+    _executor: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def executor(self):
+        """The executor for the internal route, with its heartbeat thread, built on first
+        use so that an API without INTERNAL_API_TOKEN starts no threads."""
+        with self._lock:
+            if self._executor is None:
+                from workers.executor import Executor
+                from workers.heartbeat import Heartbeat
+                from workers.retry import RetryPolicy
+                from workers.steps import default_step_table
+
+                s = self.settings
+                self._executor = Executor(
+                    self.step_table or default_step_table(),
+                    heartbeat=Heartbeat(self.database_url, s.lease_seconds).start(),
+                    policy=RetryPolicy(base=s.retry_base_seconds, cap=s.retry_max_seconds),
+                    settings=s,
+                    services=self.services,
+                )
+            return self._executor
+
+
+def state() -> AppState:
+    return current_app.extensions["clipqueue"]

@@ -1,0 +1,114 @@
+"""``/public/video``: submit a URL, read a job's status by its token."""
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, jsonify, request, url_for
+
+from workers import queue
+from workers.steps import STEPS
+from workers.urlguard import UrlRejected, check_url
+
+from .errors import ApiError
+from .state import state
+
+blueprint = Blueprint("video", __name__, url_prefix="/public/video")
+
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
+SUBMIT_FIELDS = ("url",)
+
+
+def json_object_body() -> dict:
+    """The request body as a JSON object, or a 415/400 ApiError that says what is wrong."""
+    if request.mimetype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "the request body must be a JSON object")
+    return body
+
+
+@blueprint.post("")
+def submit():
+    body = json_object_body()
+    unknown = sorted(set(body) - set(SUBMIT_FIELDS))
+    if unknown:
+        raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}; accepted: url")
+    app_state = state()
+    settings = app_state.settings
+    try:
+        normalized = check_url(body.get("url"), max_length=settings.max_url_length,
+                               allow_private=settings.allow_private_urls, resolver=app_state.resolver)
+    except UrlRejected as exc:
+        raise ApiError(400, exc.code, exc.message) from None
+    with app_state.pool.connection() as conn:
+        result = queue.enqueue(conn, source_url=body["url"].strip(), normalized_url=normalized,
+                               max_retries=settings.max_retries)
+    status_url = url_for("video.status", token=result.token)
+    response = jsonify({"token": result.token, "status_url": status_url, "created": result.created})
+    response.status_code = 202
+    response.headers["Location"] = status_url
+    return response
+
+
+@blueprint.get("/status")
+def status():
+    token = request.args.get("token")
+    if token is None or token == "":
+        raise ApiError(400, "missing_token", "give the token as ?token=...")
+    if not TOKEN_PATTERN.fullmatch(token):
+        raise ApiError(400, "invalid_token", "that is not a ClipQueue token")
+    with state().pool.connection() as conn:
+        job = queue.job_by_token(conn, token)
+        if job is None:
+            raise ApiError(404, "unknown_token", "no video was submitted with that token")
+        checkpoints = queue.checkpoints_for_video(conn, job["video_id"])
+    response = jsonify(describe(job, checkpoints))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def describe(job: dict, checkpoints: dict) -> dict:
+    """The public view of a job: no internal ids, no worker names, no tracebacks."""
+    status, current = job["status"], job["step"]
+    timeline = []
+    for step in STEPS:
+        entry = {"step": step, "state": "pending"}
+        done = checkpoints.get(step)
+        if done is not None:
+            entry.update(state="done", started_at=done["started_at"], finished_at=done["finished_at"],
+                         duration_s=round((done["finished_at"] - done["started_at"]).total_seconds(), 3))
+        elif step == current:
+            entry["state"] = {"running": "running", "failed": "failed", "cancelled": "cancelled"}.get(
+                status, "retrying" if job["retry"] else "queued")
+            if status == "running":
+                entry["started_at"] = job["step_started_at"]
+                entry["progress"] = job["step_progress"] or 0.0
+        timeline.append(entry)
+    finished = sum(1 for step in STEPS if step in checkpoints)
+    partial = (job["step_progress"] or 0.0) if status == "running" else 0.0
+    view = {
+        "token": job["token"],
+        "url": job["source_url"],
+        "status": status,
+        "pipeline_step": current,
+        "progress": 1.0 if status == "done" else round((finished + partial) / len(STEPS), 4),
+        "retry": job["retry"],
+        "max_retries": job["max_retries"],
+        "steps": timeline,
+        "failure": None,
+        "created_at": job["created_at"],
+        "updated_at": job["updated_at"],
+        "finished_at": job["finished_at"],
+    }
+    if job["failure_cause"]:
+        details = job["failure_details"] or {}
+        view["failure"] = {"cause": job["failure_cause"],
+                           "message": details.get("message") or job["failure_cause"]}
+        if status == "queued":
+            view["next_attempt_at"] = job["run_after"]
+    if status == "done":
+        view["result"] = checkpoints[STEPS[-1]]["output"] if STEPS[-1] in checkpoints else None
+    return view

@@ -1,0 +1,75 @@
+"""A step table for tests: each step does what the job's options script for it, and records
+every execution (start and end, with pid and times) as a JSON line in the directory named
+by CLIPQUEUE_TEST_LOG_DIR. Appends of one short line are atomic across processes.
+
+options = {"script": {"<step>": {
+    "sleep": seconds,                       # simulate work
+    "fail": "transient" | "permanent" | "crash",
+    "fail_times": n,                        # fail only while job.retry < n
+    "wait_for_file": path,                  # block until the file exists (kill/pause tests)
+    "marker": path,                         # touch this file once the step has started
+    "cancellable": true,                    # poll ctx.raise_if_cancelled while waiting
+}}}
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from workers.errors import PermanentError, TransientError
+from workers.steps import STEPS
+
+
+def _record(event: str, job, **extra) -> None:
+    log_dir = os.environ.get("CLIPQUEUE_TEST_LOG_DIR")
+    if not log_dir:
+        return
+    line = json.dumps({"event": event, "video_id": job.video_id, "step": job.step, "pid": os.getpid(),
+                       "attempt": job.lease.attempt, "worker": job.lease.worker_id, "t": time.time(), **extra})
+    fd = os.open(Path(log_dir) / "executions.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def scripted(step: str):
+    def run(job, ctx):
+        script = (job.options.get("script") or {}).get(step, {})
+        _record("start", job)
+        if script.get("marker"):
+            Path(script["marker"]).touch()
+        deadline = time.monotonic() + float(script.get("sleep", 0))
+        while time.monotonic() < deadline:
+            time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+            ctx.report_progress(1 - (deadline - time.monotonic()) / max(script["sleep"], 1e-9))
+        if script.get("wait_for_file"):
+            while not Path(script["wait_for_file"]).exists():
+                if script.get("cancellable"):
+                    ctx.raise_if_cancelled()
+                time.sleep(0.02)
+        failure = script.get("fail")
+        if failure and job.retry < int(script.get("fail_times", 1 << 30)):
+            _record("error", job, kind=failure)
+            if failure == "transient":
+                raise TransientError("test_transient", f"scripted transient failure of {step}")
+            if failure == "permanent":
+                raise PermanentError("test_permanent", f"scripted permanent failure of {step}")
+            raise RuntimeError(f"scripted crash in {step} at /secret/path.py line 42")
+        _record("end", job)
+        return {"step": step, "pid": os.getpid(), "worker": job.lease.worker_id,
+                "previous": sorted(ctx.checkpoints), "storage_keys": [f"videos/{job.video_id}/{step}.json"]}
+    run.__name__ = f"scripted_{step}"
+    return run
+
+
+TABLE = {step: scripted(step) for step in STEPS}
+
+
+def read_executions(log_dir) -> list[dict]:
+    path = Path(log_dir) / "executions.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
