@@ -286,10 +286,11 @@ SELECT count(*) AS pending
    AND pipeline_step <= %(last_step)s::pipeline_step;
 
 -- name: checkpoints_for_video
-SELECT step::text AS step, output, storage_keys, attempt, worker_id, started_at, finished_at
-  FROM step_checkpoints
- WHERE video_id = %(video_id)s
- ORDER BY step;
+SELECT c.step::text AS step, c.output, c.storage_keys, c.attempt, c.worker_id, c.started_at,
+       c.finished_at
+  FROM step_checkpoints c
+ WHERE c.video_id = %(video_id)s
+ ORDER BY c.step;  -- enum order = pipeline order
 
 -- name: job_by_token
 SELECT q.id AS job_id, q.video_id, q.token, q.status::text AS status,

@@ -96,6 +96,7 @@ class Worker:
                 break
             for thread in self._slots:
                 thread.join(timeout=0.1)
+        self._stopping.set()  # ends the listener thread too
         self.heartbeat.stop()
         log.info("worker %s: stopped after %s steps", self.name, len(self.outcomes))
         return 0

@@ -1,0 +1,171 @@
+"""The worker runtime as real processes against a real Postgres: exactly once under
+concurrency, killed and paused workers, fleet-wide limits, graceful shutdown, wake-ups."""
+from __future__ import annotations
+
+import collections
+import signal
+
+from workers import queue
+from workers.steps import STEPS
+
+from .conftest import wait_for
+from .support.steps import read_executions
+
+
+def submit(db, url, script=None, max_retries=3):
+    return queue.enqueue(db, source_url=url, normalized_url=url, max_retries=max_retries,
+                         options={"script": script or {}}).token
+
+
+def statuses(db):
+    rows = db.execute("SELECT status::text AS status, count(*) AS n FROM video_processing_queue GROUP BY 1")
+    return {r["status"]: r["n"] for r in rows}
+
+
+def max_overlap(intervals):
+    edges = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
+                   key=lambda x: (x[0], x[1]))
+    running = peak = 0
+    for _, delta in edges:
+        running += delta
+        peak = max(peak, running)
+    return peak
+
+
+def intervals(executions, step):
+    starts, spans = {}, []
+    for e in executions:
+        if e["step"] != step:
+            continue
+        key = (e["video_id"], e["attempt"])
+        if e["event"] == "start":
+            starts[key] = e["t"]
+        elif e["event"] == "end":
+            spans.append((starts[key], e["t"]))
+    return spans
+
+
+def test_exactly_once_200_videos_5_steps_8_worker_processes(db, workers, exec_log):
+    for i in range(200):
+        submit(db, f"http://example.com/video-{i}.mp4")
+    for _ in range(8):
+        workers.start("--burst")
+    assert workers.wait_all(timeout=240) == [0] * 8, workers.logs()[-3000:]
+
+    assert statuses(db) == {"done": 200}
+    per_pair = db.execute("SELECT video_id, step, count(*) AS n FROM step_checkpoints GROUP BY 1, 2").fetchall()
+    assert len(per_pair) == 1000 and all(r["n"] == 1 for r in per_pair)
+    runs = collections.Counter((e["video_id"], e["step"], e["event"]) for e in read_executions(exec_log))
+    assert len(runs) == 2000 and set(runs.values()) == {1}  # one start and one end per (video, step)
+    kinds = dict((r["kind"], r["n"]) for r in db.execute(
+        "SELECT kind::text AS kind, count(*) AS n FROM queue_events GROUP BY 1"))
+    assert kinds == {"enqueued": 200, "claimed": 1000, "succeeded": 1000}
+    # the work really was spread over the processes
+    assert len({e["pid"] for e in read_executions(exec_log)}) >= 4
+
+
+def test_a_worker_killed_mid_step_is_replaced_after_its_lease_expires(db, workers, exec_log, tmp_path):
+    started, go = tmp_path / "started", tmp_path / "go"
+    token = submit(db, "http://example.com/kill.mp4",
+                   script={"transcript": {"marker": str(started), "wait_for_file": str(go)}})
+    victim = workers.start(lease=1.5)
+    wait_for(started.exists, message="transcript to start")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    go.touch()
+    workers.start("--burst", lease=1.5)
+    assert workers.procs[-1].wait(timeout=60) == 0, workers.logs()[-3000:]
+
+    job = queue.job_by_token(db, token)
+    assert job["status"] == "done"
+    starts = collections.Counter(e["step"] for e in read_executions(exec_log) if e["event"] == "start")
+    assert starts == {"download": 1, "transcript": 2, "content_type": 1, "clip_lookup": 1, "clip_generation": 1}
+    checkpoints = queue.checkpoints_for_video(db, job["video_id"])
+    assert checkpoints["transcript"]["output"]["pid"] == workers.procs[-1].pid
+    assert checkpoints["download"]["output"]["pid"] == victim.pid  # kept, not redone
+    kinds = [r["kind"] for r in db.execute("SELECT kind::text AS kind FROM queue_events ORDER BY id")]
+    assert "rescued" in kinds
+
+
+def test_a_paused_worker_that_lost_its_lease_cannot_write_anything(db, workers, exec_log, tmp_path):
+    started, go = tmp_path / "started", tmp_path / "go"
+    token = submit(db, "http://example.com/pause.mp4",
+                   script={"download": {"marker": str(started), "wait_for_file": str(go)}})
+    sleeper = workers.start(lease=1.0)
+    wait_for(started.exists, message="download to start")
+    sleeper.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: db.execute("SELECT lease_expires_at < now() AS expired FROM video_processing_queue")
+                 .fetchone()["expired"], message="the lease to expire")
+        go.touch()
+        rescuer = workers.start("--burst", lease=1.0)
+        assert rescuer.wait(timeout=60) == 0, workers.logs()[-3000:]
+        assert queue.job_by_token(db, token)["status"] == "done"
+        snapshot = (db.execute("SELECT * FROM video_processing_queue").fetchall(),
+                    db.execute("SELECT * FROM step_checkpoints ORDER BY step").fetchall(),
+                    db.execute("SELECT * FROM queue_events ORDER BY id").fetchall())
+    finally:
+        sleeper.send_signal(signal.SIGCONT)
+    # The resumed worker finishes its download and tries to write: everything is refused.
+    wait_for(lambda: "result dropped" in workers.logs(), message="the resumed worker to drop its result")
+    sleeper.send_signal(signal.SIGTERM)
+    assert sleeper.wait(timeout=30) == 0
+    assert snapshot == (db.execute("SELECT * FROM video_processing_queue").fetchall(),
+                        db.execute("SELECT * FROM step_checkpoints ORDER BY step").fetchall(),
+                        db.execute("SELECT * FROM queue_events ORDER BY id").fetchall())
+    ends = [e for e in read_executions(exec_log) if e["step"] == "download" and e["event"] == "end"]
+    assert {e["pid"] for e in ends} == {sleeper.pid, rescuer.pid}  # both finished it; one result kept
+    download = queue.checkpoints_for_video(db, snapshot[0][0]["video_id"])["download"]
+    assert download["output"]["pid"] == rescuer.pid
+
+
+def test_a_concurrency_limit_of_one_is_never_exceeded_under_8_workers(db, workers, exec_log):
+    queue.set_step_limit(db, "transcript", 1)
+    for i in range(16):
+        submit(db, f"http://example.com/limit-{i}.mp4",
+               script={"download": {"sleep": 0.1}, "transcript": {"sleep": 0.1}})
+    for _ in range(8):
+        workers.start("--burst")
+    assert workers.wait_all(timeout=240) == [0] * 8, workers.logs()[-3000:]
+    assert statuses(db) == {"done": 16}
+    executions = read_executions(exec_log)
+    assert len(intervals(executions, "transcript")) == 16
+    assert max_overlap(intervals(executions, "transcript")) == 1
+    assert max_overlap(intervals(executions, "download")) > 1  # the workers did run in parallel
+
+
+def test_sigterm_lets_the_step_in_flight_finish_then_exits(db, workers, exec_log, tmp_path):
+    started = tmp_path / "started"
+    token = submit(db, "http://example.com/term.mp4", script={"download": {"marker": str(started), "sleep": 1.0}})
+    worker = workers.start()
+    wait_for(started.exists, message="download to start")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    job = queue.job_by_token(db, token)
+    assert (job["status"], job["step"]) == ("queued", "transcript")  # finished, nothing new claimed
+    assert "download" in queue.checkpoints_for_video(db, job["video_id"])
+
+
+def test_sigterm_past_the_grace_period_releases_the_step(db, workers, exec_log, tmp_path):
+    started = tmp_path / "started"
+    token = submit(db, "http://example.com/release.mp4",
+                   script={"download": {"marker": str(started), "wait_for_file": str(tmp_path / "never")}})
+    worker = workers.start("--shutdown-grace", "0.3")
+    wait_for(started.exists, message="download to start")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    job = queue.job_by_token(db, token)
+    assert (job["status"], job["step"], job["retry"]) == ("queued", "download", 0)
+    assert db.execute("SELECT kind::text AS k FROM queue_events ORDER BY id DESC LIMIT 1").fetchone()["k"] == "released"
+
+
+def test_notify_wakes_an_idle_worker_long_before_its_poll(db, workers, exec_log):
+    worker = workers.start(poll=120.0)
+    wait_for(lambda: "listener" in " ".join(r["application_name"] for r in db.execute(
+        "SELECT application_name FROM pg_stat_activity WHERE datname = current_database()")),
+        message="the worker to listen")
+    token = submit(db, "http://example.com/wake.mp4")
+    wait_for(lambda: queue.job_by_token(db, token)["status"] == "done", timeout=60,
+             message="the idle worker to pick up the job")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0

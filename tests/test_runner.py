@@ -1,0 +1,121 @@
+"""The worker runtime in-process: retries, failures, cancellation, progress, resubmission."""
+from __future__ import annotations
+
+import threading
+
+from workers import queue
+from workers.retry import RetryPolicy
+from workers.runner import Worker
+from workers.steps import STEPS
+
+from .conftest import wait_for
+from .support.steps import TABLE, read_executions
+
+
+def submit(db, url="http://example.com/v.mp4", script=None, max_retries=3):
+    return queue.enqueue(db, source_url=url, normalized_url=url, max_retries=max_retries,
+                         options={"script": script or {}}).token
+
+
+def run_burst(database_url, settings, **kw):
+    worker = Worker(database_url, TABLE, steps=STEPS, settings=settings, burst=True, **kw)
+    worker.run()
+    return worker
+
+
+def retry_events(db):
+    return db.execute("SELECT details FROM queue_events WHERE kind = 'retry_scheduled' ORDER BY id").fetchall()
+
+
+def test_a_video_goes_through_every_step_in_order(database_url, db, settings, exec_log):
+    token = submit(db)
+    run_burst(database_url, settings)
+    job = queue.job_by_token(db, token)
+    assert job["status"] == "done"
+    checkpoints = queue.checkpoints_for_video(db, job["video_id"])
+    assert list(checkpoints) == list(STEPS)
+    # each step saw the checkpoints of every step before it
+    for i, step in enumerate(STEPS):
+        assert checkpoints[step]["output"]["previous"] == sorted(STEPS[:i])
+    assert [e["step"] for e in read_executions(exec_log) if e["event"] == "end"] == list(STEPS)
+
+
+def test_transient_errors_retry_with_growing_delays_then_fail_with_the_cause(database_url, db, settings, exec_log):
+    token = submit(db, script={"transcript": {"fail": "transient"}}, max_retries=4)
+    run_burst(database_url, settings, policy=RetryPolicy(base=0.05, factor=2, cap=5))
+    job = queue.job_by_token(db, token)
+    assert (job["status"], job["step"], job["failure_cause"]) == ("failed", "transcript", "test_transient")
+    assert "gave up after 5 tries" in job["failure_details"]["message"]
+    delays = [e["details"]["delay_s"] for e in retry_events(db)]
+    assert len(delays) == 4
+    assert all(b >= a for a, b in zip(delays, delays[1:])) and delays[-1] > delays[0]
+    runs = [e for e in read_executions(exec_log) if e["step"] == "transcript" and e["event"] == "start"]
+    assert len(runs) == 5
+    # the delays were honoured: each run started no earlier than the previous delay allowed
+    for (prev, nxt), delay in zip(zip(runs, runs[1:]), delays):
+        assert nxt["t"] - prev["t"] >= delay * 0.95
+    # download finished before and was never run again
+    assert sum(e["step"] == "download" and e["event"] == "start" for e in read_executions(exec_log)) == 1
+
+
+def test_transient_errors_then_success_finish_the_video(database_url, db, settings, exec_log):
+    token = submit(db, script={"download": {"fail": "transient", "fail_times": 2}})
+    run_burst(database_url, settings)
+    job = queue.job_by_token(db, token)
+    assert job["status"] == "done" and job["failure_cause"] is None and job["retry"] == 0
+
+
+def test_a_permanent_error_fails_at_once(database_url, db, settings, exec_log):
+    token = submit(db, script={"content_type": {"fail": "permanent"}})
+    run_burst(database_url, settings)
+    job = queue.job_by_token(db, token)
+    assert (job["status"], job["step"], job["failure_cause"]) == ("failed", "content_type", "test_permanent")
+    assert job["failure_details"]["message"] == "scripted permanent failure of content_type"
+    assert retry_events(db) == []
+
+
+def test_an_unexpected_exception_is_retried_then_fails_as_internal_error(database_url, db, settings, exec_log):
+    token = submit(db, script={"download": {"fail": "crash"}}, max_retries=1)
+    run_burst(database_url, settings)
+    job = queue.job_by_token(db, token)
+    assert job["failure_cause"] == "internal_error"
+    assert "/secret/path.py" not in job["failure_details"]["message"]
+    assert "Traceback" in job["failure_details"]["traceback"]  # for operators
+
+
+def test_a_running_step_sees_cancellation_at_its_next_heartbeat(database_url, db, settings, exec_log, tmp_path):
+    marker = tmp_path / "started"
+    token = submit(db, script={"download": {"marker": str(marker), "wait_for_file": str(tmp_path / "never"),
+                                            "cancellable": True}})
+    worker = Worker(database_url, TABLE, steps=STEPS, settings=settings, burst=True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    wait_for(marker.exists, message="the step to start")
+    assert queue.request_cancel(db, token) == "running"
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert queue.job_by_token(db, token)["status"] == "cancelled"
+    assert [o.result for o in worker.outcomes] == ["cancelled"]
+
+
+def test_step_progress_reaches_the_database(database_url, db, settings, exec_log):
+    token = submit(db, script={"download": {"sleep": 2.5}})
+    worker = Worker(database_url, TABLE, steps=STEPS, settings=settings, burst=True)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    seen = wait_for(lambda: (queue.job_by_token(db, token)["step_progress"] or 0) > 0.2, timeout=20,
+                    message="progress to be written")
+    thread.join(timeout=30)
+    assert seen and queue.job_by_token(db, token)["status"] == "done"
+
+
+def test_a_resubmitted_video_never_reruns_a_checkpointed_step(database_url, db, settings, exec_log):
+    url = "http://example.com/again.mp4"
+    first = submit(db, url, script={"clip_lookup": {"fail": "permanent"}})
+    run_burst(database_url, settings)
+    assert queue.job_by_token(db, first)["status"] == "failed"
+    second = queue.enqueue(db, source_url=url, normalized_url=url, options={}).token
+    run_burst(database_url, settings)
+    assert queue.job_by_token(db, second)["status"] == "done"
+    starts = [e["step"] for e in read_executions(exec_log) if e["event"] == "start"]
+    assert starts == ["download", "transcript", "content_type", "clip_lookup", "clip_lookup", "clip_generation"]
