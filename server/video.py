@@ -110,5 +110,7 @@ def describe(job: dict, checkpoints: dict) -> dict:
         if status == "queued":
             view["next_attempt_at"] = job["run_after"]
     if status == "done":
-        view["result"] = checkpoints[STEPS[-1]]["output"] if STEPS[-1] in checkpoints else None
+        # Only the last step's "result" is public; the rest of a checkpoint is internal.
+        last = checkpoints.get(STEPS[-1])
+        view["result"] = (last["output"] or {}).get("result") if last else None
     return view

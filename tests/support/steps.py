@@ -59,7 +59,7 @@ def scripted(step: str):
                 raise PermanentError("test_permanent", f"scripted permanent failure of {step}")
             raise RuntimeError(f"scripted crash in {step} at /secret/path.py line 42")
         _record("end", job)
-        return {"step": step, "pid": os.getpid(), "worker": job.lease.worker_id,
+        return {"step": step, "pid": os.getpid(), "worker": job.lease.worker_id, "result": {"step": step},
                 "previous": sorted(ctx.checkpoints), "storage_keys": [f"videos/{job.video_id}/{step}.json"]}
     run.__name__ = f"scripted_{step}"
     return run

@@ -2,7 +2,9 @@
 
 A step is a plain function ``run(video, ctx) -> dict``: no SQL, no sleeps, no retry loops.
 It returns its checkpoint output (JSON-serializable; a ``storage_keys`` list, if present,
-is stored in its own column) or raises a ``workers.errors`` error. The runner takes the
+is stored in its own column) or raises a ``workers.errors`` error. The ``result`` key of the
+last step's output is what the status endpoint shows clients when the video is done;
+everything else in a checkpoint stays internal. The runner takes the
 table as an argument, so tests and deployments can pass their own.
 
 Steps never import the queue (CI checks it).
