@@ -88,7 +88,7 @@ PARAMS = {
     "lease_seconds": 30.0, "job_id": 1, "attempt": 1, "progress": 0.5, "step": "download",
     "next_step": "transcript", "output": "{}", "storage_keys": [], "started_at": "2026-01-01T00:00:00Z",
     "duration_s": 1.0, "delay_seconds": 1.0, "cause": "c", "details": "{}", "last_step": "download",
-    "video_id": 1, "actor": "test", "max_running": 1, "limit": 10,
+    "video_id": 1, "actor": "test", "max_running": 1, "limit": 10, "continue_steps": ["transcript"],
 }
 
 

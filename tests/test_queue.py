@@ -20,9 +20,11 @@ def claim(db, worker="w1", steps=STEPS, lease=30.0):
     return queue.claim(db, worker_id=worker, steps=steps, lease_seconds=lease)
 
 
-def complete(db, job, output=None):
-    return queue.complete_step(db, job.lease, step=job.step, output=output or {"ok": True},
-                               started_at=job.step_started_at, duration_s=0.1)
+def complete(db, job, output=None, **kw):
+    """The job's status after completing its step, None if the lease was lost."""
+    advanced = queue.complete_step(db, job.lease, step=job.step, output=output or {"ok": True},
+                                   started_at=job.step_started_at, duration_s=0.1, **kw)
+    return advanced and advanced.status
 
 
 def expire(db, job):
@@ -319,3 +321,38 @@ def test_operator_views_report_the_queue(db):
     assert overview[("queued", "download")]["jobs"] == 1
     queue.fail_job(db, claim(db, worker="x").lease, cause="bad", details={"message": "why"})
     assert queue.recent_failures(db)[0]["message"] == "why"
+
+
+def test_completing_a_step_the_worker_also_takes_next_keeps_the_video(db):
+    token = submit(db)
+    job = claim(db)
+    advanced = queue.complete_step(db, job.lease, step="download", output={"ok": 1}, started_at=job.step_started_at,
+                                   duration_s=0.1, continue_steps=STEPS, lease_seconds=30)
+    assert (advanced.status, advanced.step, advanced.attempt) == ("running", "transcript", job.lease.attempt + 1)
+    current = row(db, token.token)
+    assert (current["status"], current["step"]) == ("running", "transcript")
+    assert events(db) == ["enqueued", "claimed", "succeeded", "claimed"]
+    assert claim(db, worker="other") is None  # still leased to the first worker
+    # the old attempt is fenced off; the new one can complete
+    assert complete(db, job) is None
+    chained = queue.Lease(job.lease.job_id, job.lease.worker_id, advanced.attempt)
+    assert queue.complete_step(db, chained, step="transcript", output={}, started_at=advanced.step_started_at,
+                               duration_s=0.1).status == "queued"
+
+
+def test_no_chaining_into_a_limited_step_or_a_cancelled_video(db):
+    queue.set_step_limit(db, "transcript", 5)
+    submit(db, "http://a/1")
+    job = claim(db)
+    assert complete(db, job, continue_steps=STEPS) == "queued"
+    queue.clear_step_limit(db, "transcript")
+    token = submit(db, "http://a/2").token
+    job = claim(db, steps=["download"])
+    queue.request_cancel(db, token)
+    assert complete(db, job, continue_steps=STEPS) == "cancelled"
+
+
+def test_claim_without_the_limits_lock_is_one_statement_with_the_same_result(db):
+    submit(db)
+    job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30, lock_limits=False)
+    assert job.step == "download" and job.checkpoints == {}

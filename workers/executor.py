@@ -5,12 +5,13 @@ transaction open; its outcome (checkpoint + advance, retry, or failure) is one s
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import psycopg
 
@@ -34,9 +35,10 @@ class Outcome:
     duration_s: float
     cause: str | None = None
     delay_s: float | None = None
+    next_job: queue.Job | None = None  # chained: the same video's next step, still leased to us
 
     def as_dict(self) -> dict[str, Any]:
-        view = {k: v for k, v in self.__dict__.items() if k != "job_id" and v is not None}
+        view = {k: v for k, v in self.__dict__.items() if k not in ("job_id", "next_job") and v is not None}
         view["duration_s"] = round(self.duration_s, 3)
         return view
 
@@ -59,8 +61,11 @@ class Executor:
         self.services = services or {}
         self.clock = clock
 
-    def execute(self, conn: psycopg.Connection, job: queue.Job) -> Outcome:
-        checkpoints = queue.checkpoints_for_video(conn, job.video_id)
+    def execute(self, conn: psycopg.Connection, job: queue.Job, *, continue_steps: Sequence[str] = ()) -> Outcome:
+        """Run ``job``'s step and record the outcome. When the next step is in
+        ``continue_steps`` the outcome may carry ``next_job``: the same video, leased to the
+        same worker for that step (the caller must run or release it)."""
+        checkpoints = job.checkpoints
         ctx = StepContext(step=job.step, checkpoints=checkpoints, options=job.options,
                           settings=self.settings, services=self.services)
         lease = job.lease
@@ -85,14 +90,32 @@ class Executor:
         if error is not None:
             return self._failed(conn, job, error, self.clock() - started)
         duration = self.clock() - started
-        status = queue.complete_step(conn, lease, step=job.step, output=output,
-                                     started_at=job.step_started_at, duration_s=duration)
-        if status is None:
+        advanced = queue.complete_step(conn, lease, step=job.step, output=output,
+                                       started_at=job.step_started_at, duration_s=duration,
+                                       continue_steps=continue_steps,
+                                       lease_seconds=self.heartbeat.lease_seconds)
+        if advanced is None:
             log.warning("job %s: %s finished in %.2f s but the lease was lost; result dropped",
                         lease.job_id, job.step, duration)
             return Outcome(lease.job_id, job.token, job.step, "lease_lost", None, duration)
-        log.info("job %s: %s %s in %.3f s -> %s", lease.job_id, job.step, result, duration, status)
-        return Outcome(lease.job_id, job.token, job.step, result, status, duration)
+        log.info("job %s: %s %s in %.3f s -> %s %s", lease.job_id, job.step, result, duration,
+                 advanced.status, advanced.step)
+        next_job = None
+        if advanced.status == "running":
+            checkpoint = {"output": output, "storage_keys": output.get("storage_keys", []),
+                          "attempt": lease.attempt}
+            next_job = dataclasses.replace(
+                job,
+                lease=queue.Lease(lease.job_id, lease.worker_id, advanced.attempt),
+                step=advanced.step,
+                retry=0,
+                step_started_at=advanced.step_started_at,
+                lease_expires_at=advanced.lease_expires_at,
+                rescued=False,
+                checkpoints={**checkpoints, job.step: checkpoint},
+            )
+        status = "queued" if next_job else advanced.status
+        return Outcome(lease.job_id, job.token, job.step, result, status, duration, next_job=next_job)
 
     def _failed(self, conn, job: queue.Job, exc: Exception, duration: float) -> Outcome:
         lease = job.lease

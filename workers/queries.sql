@@ -54,24 +54,26 @@ SELECT step, max_running
 -- name: claim
 -- Takes the oldest, highest-priority due row of the worker's steps: a queued row whose
 -- run_after has come, or a running row whose lease expired (a rescue, which counts as a
--- failed try). Honours the fleet-wide step limits.
-WITH candidate AS (
+-- failed try). Steps at their fleet-wide limit are skipped. Returns the video's
+-- checkpoints too, so the step starts without another round trip.
+WITH blocked AS (
+    SELECT l.step
+      FROM step_concurrency_limits l
+     WHERE l.step = ANY (%(steps)s::pipeline_step[])
+       AND l.max_running <= (SELECT count(*)
+                               FROM video_processing_queue r
+                              WHERE r.status = 'running'
+                                AND r.pipeline_step = l.step
+                                AND r.lease_expires_at >= now())
+), candidate AS (
     SELECT q.id, q.status AS previous_status
       FROM video_processing_queue q
      WHERE q.status IN ('queued', 'running')
        AND q.pipeline_step = ANY (%(steps)s::pipeline_step[])
+       AND q.pipeline_step <> ALL (ARRAY(SELECT step FROM blocked))
        AND NOT q.cancel_requested
        AND CASE WHEN q.status = 'queued' THEN q.run_after <= now()
                 ELSE q.lease_expires_at < now() AND q.retry < q.max_retries END
-       AND NOT EXISTS (
-           SELECT 1
-             FROM step_concurrency_limits l
-            WHERE l.step = q.pipeline_step
-              AND l.max_running <= (SELECT count(*)
-                                      FROM video_processing_queue r
-                                     WHERE r.status = 'running'
-                                       AND r.pipeline_step = l.step
-                                       AND r.lease_expires_at >= now()))
      ORDER BY q.priority DESC, q.id
      LIMIT 1
        FOR UPDATE OF q SKIP LOCKED
@@ -99,7 +101,11 @@ WITH candidate AS (
 )
 SELECT c.id AS job_id, c.video_id, c.token, c.pipeline_step::text AS step, c.retry,
        c.max_retries, c.attempt, c.options, c.step_started_at, c.lease_expires_at,
-       c.previous_status = 'running' AS rescued, v.source_url, v.normalized_url
+       c.previous_status = 'running' AS rescued, v.source_url, v.normalized_url,
+       (SELECT coalesce(jsonb_object_agg(cp.step, jsonb_build_object(
+                  'output', cp.output, 'storage_keys', cp.storage_keys, 'attempt', cp.attempt,
+                  'started_at', cp.started_at, 'finished_at', cp.finished_at)), '{}'::jsonb)
+          FROM step_checkpoints cp WHERE cp.video_id = c.video_id) AS checkpoints
   FROM claimed c JOIN videos v ON v.id = c.video_id;
 
 -- name: heartbeat
@@ -121,28 +127,46 @@ RETURNING id;
 -- name: complete_step
 -- Checkpoint + advance in one statement (one transaction). The checkpoint is write-once:
 -- when one exists already (a resubmission), it wins and this output is dropped.
-WITH advanced AS (
+-- Chaining: when the worker also takes the next step (continue_steps), that step has no
+-- fleet-wide limit and no cancellation is pending, the worker keeps the video: the row
+-- stays running under a fresh lease (attempt + 1), with a 'claimed' event, and no other
+-- worker needs waking. Otherwise the row is queued for the next step and workers notified.
+WITH current AS (
+    SELECT q.id,
+           %(next_step)s::pipeline_step IS NOT NULL
+           AND NOT q.cancel_requested
+           AND %(next_step)s::pipeline_step = ANY (%(continue_steps)s::pipeline_step[])
+           AND NOT EXISTS (SELECT 1 FROM step_concurrency_limits l
+                            WHERE l.step = %(next_step)s::pipeline_step) AS chain
+      FROM video_processing_queue q
+     WHERE q.id = %(job_id)s AND q.status = 'running' AND q.locked_by = %(worker_id)s
+       AND q.attempt = %(attempt)s AND q.lease_expires_at > now()
+       AND q.pipeline_step = %(step)s::pipeline_step
+       FOR UPDATE
+), advanced AS (
     UPDATE video_processing_queue q
        SET pipeline_step = COALESCE(%(next_step)s::pipeline_step, q.pipeline_step),
            status = CASE WHEN %(next_step)s::pipeline_step IS NULL THEN 'done'
                          WHEN q.cancel_requested THEN 'cancelled'
+                         WHEN c.chain THEN 'running'
                          ELSE 'queued' END::job_status,
            retry = 0,
            run_after = now(),
-           locked_by = NULL,
-           lease_expires_at = NULL,
-           heartbeat_at = NULL,
-           step_started_at = NULL,
+           attempt = q.attempt + c.chain::int,
+           locked_by = CASE WHEN c.chain THEN q.locked_by END,
+           lease_expires_at = CASE WHEN c.chain THEN now() + make_interval(secs => %(lease_seconds)s) END,
+           heartbeat_at = CASE WHEN c.chain THEN now() END,
+           step_started_at = CASE WHEN c.chain THEN now() END,
            step_progress = NULL,
            failure_cause = NULL,
            failure_details = NULL,
            updated_at = now(),
            finished_at = CASE WHEN %(next_step)s::pipeline_step IS NULL OR q.cancel_requested
                               THEN now() END
-     WHERE q.id = %(job_id)s AND q.status = 'running' AND q.locked_by = %(worker_id)s
-       AND q.attempt = %(attempt)s AND q.lease_expires_at > now()
-       AND q.pipeline_step = %(step)s::pipeline_step
-    RETURNING q.id, q.video_id, q.status, q.pipeline_step
+      FROM current c
+     WHERE q.id = c.id
+    RETURNING q.id, q.video_id, q.status, q.pipeline_step, q.attempt, q.step_started_at,
+              q.lease_expires_at
 ), checkpoint AS (
     INSERT INTO step_checkpoints (video_id, step, job_id, output, storage_keys, attempt,
                                   worker_id, started_at)
@@ -153,17 +177,19 @@ WITH advanced AS (
     RETURNING 1
 ), event AS (
     INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, details)
-    SELECT id, video_id, %(step)s::pipeline_step, 'succeeded'::queue_event_kind, %(worker_id)s, %(attempt)s,
-           jsonb_build_object('duration_s', %(duration_s)s::float8)
+    SELECT id, video_id, %(step)s::pipeline_step, 'succeeded'::queue_event_kind, %(worker_id)s,
+           %(attempt)s, jsonb_build_object('duration_s', %(duration_s)s::float8)
       FROM advanced
     UNION ALL
-    SELECT id, video_id, pipeline_step, 'cancelled'::queue_event_kind, %(worker_id)s, %(attempt)s, NULL
-      FROM advanced WHERE status = 'cancelled'
+    SELECT id, video_id, pipeline_step,
+           CASE WHEN status = 'cancelled' THEN 'cancelled' ELSE 'claimed' END::queue_event_kind,
+           %(worker_id)s, attempt, NULL
+      FROM advanced WHERE status IN ('cancelled', 'running')
 ), wake AS (
     SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM advanced WHERE status = 'queued'
 )
-SELECT a.status::text AS status, a.pipeline_step::text AS step,
-       (SELECT count(*) FROM checkpoint) AS checkpoint_written,
+SELECT a.status::text AS status, a.pipeline_step::text AS step, a.attempt, a.step_started_at,
+       a.lease_expires_at, (SELECT count(*) FROM checkpoint) AS checkpoint_written,
        (SELECT count(*) FROM wake) AS woken
   FROM advanced a;
 

@@ -59,7 +59,7 @@ class Job:
     step_started_at: datetime
     lease_expires_at: datetime
     rescued: bool
-    checkpoints: dict[str, dict] = field(default_factory=dict)
+    checkpoints: dict[str, dict] = field(default_factory=dict)  # earlier steps: {"output", ...}
 
 
 def ping(conn: psycopg.Connection) -> bool:
@@ -93,13 +93,28 @@ def enqueue(
 
 
 def claim(
-    conn: psycopg.Connection, *, worker_id: str, steps: Sequence[str], lease_seconds: float
+    conn: psycopg.Connection,
+    *,
+    worker_id: str,
+    steps: Sequence[str],
+    lease_seconds: float,
+    lock_limits: bool = True,
 ) -> Job | None:
-    """Claim one due row of ``steps`` and commit at once; None when nothing is due."""
+    """Claim one due row of ``steps`` and commit at once; None when nothing is due.
+
+    ``lock_limits`` takes the step-limits lock first, which a step with a fleet-wide limit
+    needs for the limit to hold under concurrent claims. A caller that knows none of its
+    steps is limited may skip it: the claim is then one autocommit statement.
+    """
     params = {"steps": list(steps), "worker_id": worker_id, "lease_seconds": lease_seconds}
-    with conn.transaction():
-        conn.execute(sql("lock_step_limits"), params)
-        row = conn.execute(sql("claim"), params).fetchone()
+    if lock_limits:
+        # Pipeline mode: BEGIN, both statements and COMMIT go out without waiting in between.
+        with conn.pipeline(), conn.transaction():
+            conn.execute(sql("lock_step_limits"), params)
+            cursor = conn.execute(sql("claim"), params)
+    else:
+        cursor = conn.execute(sql("claim"), params)
+    row = cursor.fetchone()
     if row is None:
         return None
     return Job(
@@ -115,6 +130,7 @@ def claim(
         step_started_at=row["step_started_at"],
         lease_expires_at=row["lease_expires_at"],
         rescued=row["rescued"],
+        checkpoints=row["checkpoints"],
     )
 
 
@@ -135,6 +151,17 @@ def set_progress(conn: psycopg.Connection, lease: Lease, progress: float) -> boo
     return conn.execute(sql("set_progress"), lease.params(progress=progress)).fetchone() is not None
 
 
+@dataclass(frozen=True)
+class Advanced:
+    """Where a completed step left the job."""
+
+    status: str                # queued | done | cancelled | running (chained: still ours)
+    step: str                  # the job's step now
+    attempt: int
+    step_started_at: datetime | None
+    lease_expires_at: datetime | None
+
+
 def complete_step(
     conn: psycopg.Connection,
     lease: Lease,
@@ -143,9 +170,12 @@ def complete_step(
     output: dict,
     started_at: datetime,
     duration_s: float,
-) -> str | None:
-    """Write the checkpoint and advance, in one transaction. Returns the job's new status
-    ('queued', 'done' or 'cancelled'), or None when the lease was lost (nothing written)."""
+    continue_steps: Sequence[str] = (),
+    lease_seconds: float = 30.0,
+) -> Advanced | None:
+    """Write the checkpoint and advance, in one transaction; None when the lease was lost
+    (nothing written). With the next step in ``continue_steps`` (and no limit on it, no
+    cancellation pending), the job stays claimed by this worker under a new lease."""
     storage_keys = [str(k) for k in output.get("storage_keys", [])] if isinstance(output, dict) else []
     row = conn.execute(
         sql("complete_step"),
@@ -156,9 +186,13 @@ def complete_step(
             storage_keys=storage_keys,
             started_at=started_at,
             duration_s=duration_s,
+            continue_steps=list(continue_steps),
+            lease_seconds=lease_seconds,
         ),
     ).fetchone()
-    return None if row is None else row["status"]
+    if row is None:
+        return None
+    return Advanced(row["status"], row["step"], row["attempt"], row["step_started_at"], row["lease_expires_at"])
 
 
 def schedule_retry(

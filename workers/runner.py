@@ -31,6 +31,8 @@ from .steps import StepTable
 
 log = logging.getLogger(__name__)
 
+LIMITS_TTL = 2.0  # seconds between re-reads of step_concurrency_limits
+
 
 def make_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -75,6 +77,8 @@ class Worker:
         self._wake = threading.Condition()
         self._wake_generation = 0
         self._slots: list[threading.Thread] = []
+        self._has_limits = True
+        self._limits_checked_at = float("-inf")
 
     # ------------------------------------------------------------------ lifecycle
     def run(self) -> int:
@@ -131,14 +135,16 @@ class Worker:
     def _slot(self, index: int) -> None:
         worker_id = f"{self.name}/{index}"
         conn: psycopg.Connection | None = None
+        job: queue.Job | None = None  # a chained step still leased to this slot
         failures = 0
         while not self._stopping.is_set():
             try:
                 if conn is None or conn.closed:
                     conn = connect(self.database_url, application_name=f"clipqueue-worker/{index}")
-                generation = self._wake_generation
-                job = queue.claim(conn, worker_id=worker_id, steps=self.steps,
-                                  lease_seconds=self.lease_seconds)
+                if job is None:
+                    generation = self._wake_generation
+                    job = queue.claim(conn, worker_id=worker_id, steps=self.steps,
+                                      lease_seconds=self.lease_seconds, lock_limits=self._limited(conn))
                 if job is None:
                     if index == 0:
                         queue.reap_expired_leases(conn, worker_id=worker_id)
@@ -146,7 +152,9 @@ class Worker:
                         break
                     self._wait(generation)
                     continue
-                self.outcomes.append(self.executor.execute(conn, job))
+                outcome = self.executor.execute(conn, job, continue_steps=self.steps)
+                self.outcomes.append(outcome)
+                job = outcome.next_job
                 failures = 0
             except psycopg.OperationalError as exc:
                 # Postgres restarting or unreachable: reconnect with backoff. A step whose
@@ -155,11 +163,25 @@ class Worker:
                 log.warning("slot %s: database error (%s); reconnecting", worker_id, exc)
                 if conn is not None:
                     conn.close()
-                conn = None
+                conn, job = None, None
                 self._stopping.wait(min(10.0, 0.2 * 2 ** min(failures, 6)))
+        if job is not None and conn is not None:
+            # Stopping between two chained steps: hand the next one back at once.
+            queue.release_job(conn, job.lease)
         if conn is not None:
             conn.close()
         self._notify_all()  # a burst slot leaving may let the others re-check
+
+    def _limited(self, conn: psycopg.Connection) -> bool:
+        """Whether one of this worker's steps has a fleet-wide limit (re-read every
+        LIMITS_TTL seconds): only then does the claim need the limits lock. A limit set
+        while workers run is strictly enforced from at most LIMITS_TTL seconds later."""
+        now = time.monotonic()
+        if now >= self._limits_checked_at + LIMITS_TTL:
+            limited = {row["step"] for row in queue.step_limits(conn)}
+            self._has_limits = bool(limited & set(self.steps))
+            self._limits_checked_at = now
+        return self._has_limits
 
     def _wait(self, generation: int) -> None:
         with self._wake:

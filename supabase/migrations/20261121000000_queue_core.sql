@@ -97,9 +97,10 @@ CREATE UNIQUE INDEX video_processing_queue_token_key ON video_processing_queue (
 -- At most one live (queued/running/done) job per video: enqueue is idempotent through it.
 CREATE UNIQUE INDEX video_processing_queue_one_live_job
     ON video_processing_queue (video_id) WHERE status IN ('queued', 'running', 'done');
--- Serves the claim: only active rows, so terminal history never slows it down.
+-- Serves the claim in its order (priority, then age): only active rows, so terminal
+-- history never slows it down, and the first due row of the worker's steps ends the scan.
 CREATE INDEX video_processing_queue_claim
-    ON video_processing_queue (pipeline_step, priority DESC, id)
+    ON video_processing_queue (priority DESC, id)
     WHERE status IN ('queued', 'running');
 
 -- ---------------------------------------------------------------- checkpoints (write-once)

@@ -1,0 +1,312 @@
+"""Queue throughput and latency: ClipQueue next to procrastinate and pgqueuer.
+
+    .venv/bin/pip install -r requirements-bench.txt
+    .venv/bin/python -m bench.queue_throughput [--videos 1000] [--workers 1,2,4,8]
+
+All three run on the same Postgres (the embedded one unless DATABASE_URL is set), each
+measurement in a fresh database, with no-op tasks:
+
+* enqueue rate: single-job enqueues, one connection, one transaction each;
+* drain rate: K worker processes empty a preloaded queue. A ClipQueue video is 5 step
+  transitions (claim, checkpoint + advance + event rows, each committed); a procrastinate
+  or pgqueuer job is one. Rates are per transition/job. Process start-up is measured on an
+  empty queue and subtracted;
+* idle latency: one idle worker; enqueue a job, time until its task starts (p50/p99).
+
+Machines here are noisy: figures are printed next to each other and as ratios against the
+others measured in the same run, never asserted.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from workers import queue  # noqa: E402
+from workers.db import connect, embedded_database_url, stop_embedded  # noqa: E402
+from workers.migrate import apply_migrations  # noqa: E402
+
+
+# ---------------------------------------------------------------------------- systems
+class ClipQueue:
+    name = "clipqueue"
+    units_per_job = 5  # step transitions per video
+
+    def __init__(self, dsn: str):
+        self.dsn = dsn
+        self.conn = connect(dsn)
+        apply_migrations(self.conn)
+        self.n = 0
+
+    def enqueue(self, count: int) -> None:
+        for _ in range(count):
+            self.n += 1
+            url = f"http://bench.example/{self.n}"
+            queue.enqueue(self.conn, source_url=url, normalized_url=url)
+
+    def worker(self, mode: str) -> list[str]:
+        args = [sys.executable, "-m", "workers", "run", "--step-table", "bench.noop_steps:TABLE",
+                "--poll-interval", "0.5"]
+        return args + (["--burst"] if mode == "burst" else [])
+
+    def env(self) -> dict:
+        return {"DATABASE_URL": self.dsn, "CLIPQUEUE_LOG_LEVEL": "WARNING"}
+
+    def close(self):
+        self.conn.close()
+
+
+class Procrastinate:
+    name = "procrastinate"
+    units_per_job = 1
+
+    def __init__(self, dsn: str):
+        from bench._procrastinate_app import make_app
+
+        self.dsn = dsn
+        self.app = make_app(dsn)
+        self.app.open()
+        self.app.schema_manager.apply_schema()
+        self.task = self.app.tasks["noop"]
+
+    def enqueue(self, count: int) -> None:
+        for _ in range(count):
+            self.task.defer()
+
+    def worker(self, mode: str) -> list[str]:
+        return [sys.executable, "-m", "bench._procrastinate_app", self.dsn, mode]
+
+    def env(self) -> dict:
+        return {}
+
+    def close(self):
+        self.app.close()
+
+
+class PgQueuer:
+    name = "pgqueuer"
+    units_per_job = 1
+
+    def __init__(self, dsn: str):
+        import asyncpg
+        from pgqueuer import AsyncpgDriver, Queries
+
+        from bench._pgqueuer_app import dsn_for_asyncpg
+
+        self.dsn = dsn
+        self.loop = asyncio.new_event_loop()
+        self.conn = self.loop.run_until_complete(asyncpg.connect(dsn_for_asyncpg(dsn)))
+        self.queries = Queries(AsyncpgDriver(self.conn))
+        self.loop.run_until_complete(self.queries.install())
+
+    def enqueue(self, count: int) -> None:
+        async def go():
+            for _ in range(count):
+                await self.queries.enqueue("noop", None)
+        self.loop.run_until_complete(go())
+
+    def worker(self, mode: str) -> list[str]:
+        return [sys.executable, "-m", "bench._pgqueuer_app", self.dsn, mode]
+
+    def env(self) -> dict:
+        return {}
+
+    def close(self):
+        self.loop.run_until_complete(self.conn.close())
+        self.loop.close()
+
+
+SYSTEMS = {"clipqueue": ClipQueue, "procrastinate": Procrastinate, "pgqueuer": PgQueuer}
+
+
+# ---------------------------------------------------------------------------- databases
+class Databases:
+    def __init__(self, server_url: str):
+        self.server_url = server_url
+        self.names: list[str] = []
+
+    def fresh(self) -> str:
+        name = f"bench_{uuid.uuid4().hex[:10]}"
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        self.names.append(name)
+        params = conninfo_to_dict(self.server_url)
+        params["dbname"] = name
+        return make_conninfo(**params)
+
+    def drop_all(self):
+        with psycopg.connect(self.server_url, autocommit=True) as conn:
+            for name in self.names:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------------------- measurements
+def spawn(system, mode: str, count: int, mark_file: Path | None = None) -> list[subprocess.Popen]:
+    env = {**os.environ, **system.env()}
+    if mark_file is not None:
+        env["BENCH_MARK_FILE"] = str(mark_file)
+    return [subprocess.Popen(system.worker(mode), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE) for _ in range(count)]
+
+
+def wait_all(procs, timeout=600) -> None:
+    for proc in procs:
+        _, err = proc.communicate(timeout=timeout)
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker exited {proc.returncode}: {err.decode()[-2000:]}")
+
+
+def measure_enqueue(cls, dbs: Databases, count: int) -> float:
+    system = cls(dbs.fresh())
+    try:
+        system.enqueue(20)  # warm up connections and prepared statements
+        start = time.perf_counter()
+        system.enqueue(count)
+        return count / (time.perf_counter() - start)
+    finally:
+        system.close()
+
+
+def measure_drain(cls, dbs: Databases, jobs: int, workers: int) -> tuple[float, float]:
+    """(units per second, seconds of drain) with ``workers`` processes."""
+    empty = cls(dbs.fresh())
+    try:
+        start = time.perf_counter()
+        wait_all(spawn(empty, "burst", workers))
+        startup = time.perf_counter() - start
+    finally:
+        empty.close()
+    system = cls(dbs.fresh())
+    try:
+        system.enqueue(jobs)
+        start = time.perf_counter()
+        wait_all(spawn(system, "burst", workers))
+        elapsed = time.perf_counter() - start
+    finally:
+        system.close()
+    drain = max(elapsed - startup, 1e-3)
+    return jobs * system.units_per_job / drain, drain
+
+
+def measure_latency(cls, dbs: Databases, samples: int) -> list[float]:
+    system = cls(dbs.fresh())
+    with tempfile.TemporaryDirectory() as tmp:
+        marks = Path(tmp) / "marks"
+        marks.touch()
+        procs = spawn(system, "serve", 1, marks)
+        latencies = []
+        try:
+            system.enqueue(1)  # first job: wait until the worker is up and listening
+            _wait_lines(marks, 1, timeout=60)
+            time.sleep(1.0)
+            for i in range(samples):
+                time.sleep(0.02)  # the worker is idle again
+                sent = time.time()
+                system.enqueue(1)
+                started = _wait_lines(marks, i + 2, timeout=30)
+                latencies.append(started - sent)
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            system.close()
+    return latencies
+
+
+def _wait_lines(path: Path, count: int, timeout: float) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = path.read_text().split()
+        if len(lines) >= count:
+            return float(lines[count - 1])
+        time.sleep(0.0005)
+    raise TimeoutError(f"task {count} did not start within {timeout}s")
+
+
+def percentile(values, p):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+# ---------------------------------------------------------------------------- report
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", type=int, default=1000,
+                        help="ClipQueue videos per drain (x5 transitions); the others get as many jobs as transitions")
+    parser.add_argument("--workers", default="1,2,4,8")
+    parser.add_argument("--enqueues", type=int, default=2000)
+    parser.add_argument("--latency-samples", type=int, default=200)
+    parser.add_argument("--systems", default="clipqueue,procrastinate,pgqueuer")
+    args = parser.parse_args(argv)
+    systems = [SYSTEMS[s] for s in args.systems.split(",")]
+    worker_counts = [int(w) for w in args.workers.split(",")]
+
+    data_dir = None
+    server_url = os.environ.get("DATABASE_URL")
+    if not server_url:
+        data_dir = Path(tempfile.mkdtemp(prefix="clipqueue-bench-"))
+        server_url = embedded_database_url(data_dir)
+    dbs = Databases(server_url)
+    print(f"server: {'embedded pgserver' if data_dir else 'DATABASE_URL'}; cores: {os.cpu_count()}")
+    results: dict[str, dict] = {}
+    try:
+        for cls in systems:
+            r = results[cls.name] = {}
+            r["enqueue"] = measure_enqueue(cls, dbs, args.enqueues)
+            print(f"{cls.name:14s} enqueue {r['enqueue']:8.0f}/s", flush=True)
+            jobs = args.videos if cls.units_per_job == 5 else args.videos * 5
+            for k in worker_counts:
+                rate, seconds = measure_drain(cls, dbs, jobs, k)
+                r[f"drain{k}"] = rate
+                print(f"{cls.name:14s} drain  {k} workers {rate:8.0f}/s "
+                      f"({jobs * cls.units_per_job} in {seconds:.2f}s after start-up)", flush=True)
+            lat = measure_latency(cls, dbs, args.latency_samples)
+            r["p50"], r["p99"] = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
+            print(f"{cls.name:14s} idle latency p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms", flush=True)
+    finally:
+        dbs.drop_all()
+        if data_dir:
+            stop_embedded(data_dir)
+
+    ours = results.get("clipqueue")
+    print("\n| measure | " + " | ".join(results) + (" | clipqueue / " + " | clipqueue / ".join(
+        n for n in results if n != "clipqueue") + " |" if ours else " |"))
+    print("|---" * (1 + len(results) + (len(results) - 1 if ours else 0)) + "|")
+    rows = [("enqueue /s", "enqueue", True)] + [(f"drain /s, {k} workers", f"drain{k}", True) for k in worker_counts] \
+        + [("idle latency p50 ms", "p50", False), ("idle latency p99 ms", "p99", False)]
+    for label, key, higher_better in rows:
+        cells = [f"{results[n][key]:.0f}" if higher_better else f"{results[n][key]:.1f}" for n in results]
+        if ours:
+            for n in results:
+                if n != "clipqueue":
+                    ratio = ours[key] / results[n][key] if higher_better else results[n][key] / ours[key]
+                    cells.append(f"{ratio:.2f}x")
+        print(f"| {label} | " + " | ".join(cells) + " |")
+    if ours:
+        print("\n(ratios > 1 favour ClipQueue: throughput ours/theirs, latency theirs/ours)")
+        ok_drain = ours.get("drain8", 0) >= 1000
+        print(f"targets: drain >= 1000/s with 8 workers: {'met' if ok_drain else 'NOT met'} "
+              f"({ours.get('drain8', float('nan')):.0f}/s); p50 <= 10 ms: {'met' if ours['p50'] <= 10 else 'NOT met'}; "
+              f"p99 <= 50 ms: {'met' if ours['p99'] <= 50 else 'NOT met'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
