@@ -9,8 +9,8 @@ measurement in a fresh database, with no-op tasks:
 * enqueue rate: single-job enqueues, one connection, one transaction each;
 * drain rate: K worker processes empty a preloaded queue. A ClipQueue video is 5 step
   transitions (claim, checkpoint + advance + event rows, each committed); a procrastinate
-  or pgqueuer job is one. Rates are per transition/job. Process start-up is measured on an
-  empty queue and subtracted;
+  or pgqueuer job is one. Rates are per transition/job, from the first task's start to the
+  last one's, so process start-up is left out;
 * idle latency: one idle worker; enqueue a job, time until its task starts (p50/p99).
 
 Machines here are noisy: figures are printed next to each other and as ratios against the
@@ -154,10 +154,12 @@ class Databases:
 
 
 # ---------------------------------------------------------------------------- measurements
-def spawn(system, mode: str, count: int, mark_file: Path | None = None) -> list[subprocess.Popen]:
+def spawn(system, mode: str, count: int, mark_file: Path | None = None, mark_all: bool = False):
     env = {**os.environ, **system.env()}
     if mark_file is not None:
         env["BENCH_MARK_FILE"] = str(mark_file)
+    if mark_all:
+        env["BENCH_MARK_ALL"] = "1"
     return [subprocess.Popen(system.worker(mode), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE) for _ in range(count)]
 
@@ -181,24 +183,23 @@ def measure_enqueue(cls, dbs: Databases, count: int) -> float:
 
 
 def measure_drain(cls, dbs: Databases, jobs: int, workers: int) -> tuple[float, float]:
-    """(units per second, seconds of drain) with ``workers`` processes."""
-    empty = cls(dbs.fresh())
-    try:
-        start = time.perf_counter()
-        wait_all(spawn(empty, "burst", workers))
-        startup = time.perf_counter() - start
-    finally:
-        empty.close()
+    """(units per second, seconds) for ``workers`` processes emptying a preloaded queue.
+    Every task notes when it started; the rate counts from the first start to the last,
+    so process start-up and shutdown are left out, the same way for every system."""
     system = cls(dbs.fresh())
     try:
         system.enqueue(jobs)
-        start = time.perf_counter()
-        wait_all(spawn(system, "burst", workers))
-        elapsed = time.perf_counter() - start
+        with tempfile.TemporaryDirectory() as tmp:
+            marks = Path(tmp) / "marks"
+            wait_all(spawn(system, "burst", workers, marks, mark_all=True))
+            times = sorted(float(t) for t in marks.read_text().split())
     finally:
         system.close()
-    drain = max(elapsed - startup, 1e-3)
-    return jobs * system.units_per_job / drain, drain
+    units = jobs * system.units_per_job
+    if len(times) != units:
+        raise RuntimeError(f"{system.name}: {len(times)} tasks ran, expected {units}")
+    span = times[-1] - times[0]
+    return (units - 1) / span, span
 
 
 def measure_latency(cls, dbs: Databases, samples: int) -> list[float]:
@@ -276,7 +277,7 @@ def main(argv=None) -> int:
                 rate, seconds = measure_drain(cls, dbs, jobs, k)
                 r[f"drain{k}"] = rate
                 print(f"{cls.name:14s} drain  {k} workers {rate:8.0f}/s "
-                      f"({jobs * cls.units_per_job} in {seconds:.2f}s after start-up)", flush=True)
+                      f"({jobs * cls.units_per_job} in {seconds:.2f}s)", flush=True)
             lat = measure_latency(cls, dbs, args.latency_samples)
             r["p50"], r["p99"] = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
             print(f"{cls.name:14s} idle latency p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms", flush=True)
