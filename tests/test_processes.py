@@ -169,3 +169,20 @@ def test_notify_wakes_an_idle_worker_long_before_its_poll(db, workers, exec_log)
              message="the idle worker to pick up the job")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
+
+
+def test_a_video_whose_worker_dies_with_no_retries_left_fails_instead_of_hanging(db, workers, exec_log, tmp_path):
+    started = tmp_path / "started"
+    token = submit(db, "http://example.com/poison.mp4", max_retries=0,
+                   script={"download": {"marker": str(started), "wait_for_file": str(tmp_path / "never")}})
+    victim = workers.start(lease=1.0)
+    wait_for(started.exists, message="download to start")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait(timeout=10)
+    survivor = workers.start("--burst", lease=1.0)
+    assert survivor.wait(timeout=60) == 0, workers.logs()[-3000:]
+    job = queue.job_by_token(db, token)
+    assert (job["status"], job["failure_cause"]) == ("failed", "lease_expired")
+    assert "stopped without reporting" in job["failure_details"]["message"]
+    starts = [e for e in read_executions(exec_log) if e["event"] == "start"]
+    assert len(starts) == 1  # never run again past its retry budget

@@ -31,7 +31,7 @@ class Outcome:
     token: str
     step: str
     result: str          # succeeded | skipped | retry_scheduled | failed | cancelled | lease_lost
-    status: str | None   # the job's status after this, None when the lease was lost
+    status: str | None   # the job's status after this (running: chained), None when the lease was lost
     duration_s: float
     cause: str | None = None
     delay_s: float | None = None
@@ -114,8 +114,7 @@ class Executor:
                 rescued=False,
                 checkpoints={**checkpoints, job.step: checkpoint},
             )
-        status = "queued" if next_job else advanced.status
-        return Outcome(lease.job_id, job.token, job.step, result, status, duration, next_job=next_job)
+        return Outcome(lease.job_id, job.token, job.step, result, advanced.status, duration, next_job=next_job)
 
     def _failed(self, conn, job: queue.Job, exc: Exception, duration: float) -> Outcome:
         lease = job.lease

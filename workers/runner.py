@@ -32,6 +32,7 @@ from .steps import StepTable
 log = logging.getLogger(__name__)
 
 LIMITS_TTL = 2.0  # seconds between re-reads of step_concurrency_limits
+REAP_INTERVAL = 5.0  # seconds between reaper runs (slot 0), busy or idle
 
 
 def make_worker_name() -> str:
@@ -137,6 +138,7 @@ class Worker:
         conn: psycopg.Connection | None = None
         job: queue.Job | None = None  # a chained step still leased to this slot
         failures = 0
+        last_reap = float("-inf")
         while not self._stopping.is_set():
             try:
                 if conn is None or conn.closed:
@@ -145,14 +147,16 @@ class Worker:
                     generation = self._wake_generation
                     job = queue.claim(conn, worker_id=worker_id, steps=self.steps,
                                       lease_seconds=self.lease_seconds, lock_limits=self._limited(conn))
+                if index == 0 and time.monotonic() >= last_reap + REAP_INTERVAL:
+                    queue.reap_expired_leases(conn, worker_id=worker_id)
+                    last_reap = time.monotonic()
                 if job is None:
-                    if index == 0:
-                        queue.reap_expired_leases(conn, worker_id=worker_id)
                     if self.burst and queue.pending_work(conn, self.steps) == 0:
                         break
                     self._wait(generation)
                     continue
-                outcome = self.executor.execute(conn, job, continue_steps=self.steps)
+                chain = () if self._stopping.is_set() else self.steps
+                outcome = self.executor.execute(conn, job, continue_steps=chain)
                 self.outcomes.append(outcome)
                 job = outcome.next_job
                 failures = 0
