@@ -17,6 +17,17 @@ def submit(db, url, script=None, max_retries=3):
                          options={"script": script or {}}).token
 
 
+def start_blocked(db, workers, tmp_path, url, step, *, lease=2.0, max_retries=3, args=()):
+    """Submit a video whose ``step`` blocks until the returned ``go`` file exists, start a
+    worker, and wait until the step runs in it. Returns (token, worker, go)."""
+    started, go = tmp_path / f"started-{step}", tmp_path / f"go-{step}"
+    token = submit(db, url, max_retries=max_retries,
+                   script={step: {"marker": str(started), "wait_for_file": str(go)}})
+    worker = workers.start(*args, lease=lease)
+    wait_for(started.exists, message=f"{step} to start")
+    return token, worker, go
+
+
 def statuses(db):
     rows = db.execute("SELECT status::text AS status, count(*) AS n FROM video_processing_queue GROUP BY 1")
     return {r["status"]: r["n"] for r in rows}
@@ -65,11 +76,7 @@ def test_exactly_once_200_videos_5_steps_8_worker_processes(db, workers, exec_lo
 
 
 def test_a_worker_killed_mid_step_is_replaced_after_its_lease_expires(db, workers, exec_log, tmp_path):
-    started, go = tmp_path / "started", tmp_path / "go"
-    token = submit(db, "http://example.com/kill.mp4",
-                   script={"transcript": {"marker": str(started), "wait_for_file": str(go)}})
-    victim = workers.start(lease=1.5)
-    wait_for(started.exists, message="transcript to start")
+    token, victim, go = start_blocked(db, workers, tmp_path, "http://example.com/kill.mp4", "transcript", lease=1.5)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     go.touch()
@@ -88,11 +95,7 @@ def test_a_worker_killed_mid_step_is_replaced_after_its_lease_expires(db, worker
 
 
 def test_a_paused_worker_that_lost_its_lease_cannot_write_anything(db, workers, exec_log, tmp_path):
-    started, go = tmp_path / "started", tmp_path / "go"
-    token = submit(db, "http://example.com/pause.mp4",
-                   script={"download": {"marker": str(started), "wait_for_file": str(go)}})
-    sleeper = workers.start(lease=1.0)
-    wait_for(started.exists, message="download to start")
+    token, sleeper, go = start_blocked(db, workers, tmp_path, "http://example.com/pause.mp4", "download", lease=1.0)
     sleeper.send_signal(signal.SIGSTOP)
     try:
         wait_for(lambda: db.execute("SELECT lease_expires_at < now() AS expired FROM video_processing_queue")
@@ -147,11 +150,8 @@ def test_sigterm_lets_the_step_in_flight_finish_then_exits(db, workers, exec_log
 
 
 def test_sigterm_past_the_grace_period_releases_the_step(db, workers, exec_log, tmp_path):
-    started = tmp_path / "started"
-    token = submit(db, "http://example.com/release.mp4",
-                   script={"download": {"marker": str(started), "wait_for_file": str(tmp_path / "never")}})
-    worker = workers.start("--shutdown-grace", "0.3")
-    wait_for(started.exists, message="download to start")
+    token, worker, _ = start_blocked(db, workers, tmp_path, "http://example.com/release.mp4", "download",
+                                     args=("--shutdown-grace", "0.3"))
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     job = queue.job_by_token(db, token)
@@ -172,11 +172,8 @@ def test_notify_wakes_an_idle_worker_long_before_its_poll(db, workers, exec_log)
 
 
 def test_a_video_whose_worker_dies_with_no_retries_left_fails_instead_of_hanging(db, workers, exec_log, tmp_path):
-    started = tmp_path / "started"
-    token = submit(db, "http://example.com/poison.mp4", max_retries=0,
-                   script={"download": {"marker": str(started), "wait_for_file": str(tmp_path / "never")}})
-    victim = workers.start(lease=1.0)
-    wait_for(started.exists, message="download to start")
+    token, victim, _ = start_blocked(db, workers, tmp_path, "http://example.com/poison.mp4", "download",
+                                     lease=1.0, max_retries=0)
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=10)
     survivor = workers.start("--burst", lease=1.0)

@@ -119,3 +119,29 @@ def test_a_resubmitted_video_never_reruns_a_checkpointed_step(database_url, db, 
     assert queue.job_by_token(db, second)["status"] == "done"
     starts = [e["step"] for e in read_executions(exec_log) if e["event"] == "start"]
     assert starts == ["download", "transcript", "content_type", "clip_lookup", "clip_lookup", "clip_generation"]
+
+
+def test_a_step_cannot_override_the_public_failure_message(database_url, db, settings, exec_log):
+    from workers.errors import PermanentError
+
+    def sneaky(job, ctx):
+        raise PermanentError("bad_media", "the file is not a video", details={"message": "/srv/secret leaked"})
+
+    token = submit(db)
+    Worker(database_url, {**TABLE, "download": sneaky}, steps=STEPS, settings=settings, burst=True).run()
+    job = queue.job_by_token(db, token)
+    assert job["failure_details"]["message"] == "the file is not a video"
+
+
+def test_steps_see_the_injected_clock(database_url, db, settings, exec_log):
+    from workers.executor import Executor
+    from workers.heartbeat import Heartbeat
+    from workers.retry import RetryPolicy
+
+    seen = []
+    table = {**TABLE, "download": lambda job, ctx: seen.append(ctx.clock()) or {"ok": True}}
+    submit(db)
+    executor = Executor(table, heartbeat=Heartbeat(database_url, 30), policy=RetryPolicy(), settings=settings,
+                        step_clock=lambda: 1234.5)
+    job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
+    assert executor.execute(db, job).result == "succeeded" and seen == [1234.5]

@@ -53,13 +53,15 @@ class Executor:
         settings: Any,
         services: Mapping[str, Any] | None = None,
         clock=time.monotonic,
+        step_clock=time.time,
     ):
         self.step_table = step_table
         self.heartbeat = heartbeat
         self.policy = policy
         self.settings = settings
         self.services = services or {}
-        self.clock = clock
+        self.clock = clock            # durations
+        self.step_clock = step_clock  # what steps see as ctx.clock
 
     def execute(self, conn: psycopg.Connection, job: queue.Job, *, continue_steps: Sequence[str] = ()) -> Outcome:
         """Run ``job``'s step and record the outcome. When the next step is in
@@ -67,7 +69,7 @@ class Executor:
         same worker for that step (the caller must run or release it)."""
         checkpoints = job.checkpoints
         ctx = StepContext(step=job.step, checkpoints=checkpoints, options=job.options,
-                          settings=self.settings, services=self.services)
+                          settings=self.settings, services=self.services, clock=self.step_clock)
         lease = job.lease
         log.info("job %s: claimed %s (attempt %s, retry %s/%s%s)", lease.job_id, job.step,
                  lease.attempt, job.retry, job.max_retries, ", rescued" if job.rescued else "")
@@ -119,12 +121,13 @@ class Executor:
     def _failed(self, conn, job: queue.Job, exc: Exception, duration: float) -> Outcome:
         lease = job.lease
         decision = self.policy.decide(exc, job.retry, job.max_retries)
-        details = {"message": decision.message, "step": job.step, "error_type": type(exc).__name__}
         if isinstance(exc, StepError):
-            details.update({"error": exc.message, **exc.details})
+            extra = {**exc.details, "error": exc.message}
         else:
             # Operators get the traceback (failure_details, events); clients never do.
-            details.update({"error": str(exc)[:2000], "traceback": "".join(traceback.format_exception(exc, limit=20))})
+            extra = {"error": str(exc)[:2000], "traceback": "".join(traceback.format_exception(exc, limit=20))}
+        # "message" is what clients see: the step's details never override it.
+        details = {**extra, "message": decision.message, "step": job.step, "error_type": type(exc).__name__}
         if decision.retry:
             ok = queue.schedule_retry(conn, lease, delay_seconds=decision.delay,
                                       cause=decision.cause, details=details)
