@@ -23,6 +23,8 @@ from workers.migrate import apply_migrations
 from workers.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
+# Real media (../shared/media beside the checkout; see its SOURCES.md).
+MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO.parent / "shared" / "media")
 TABLES = "videos, video_processing_queue, step_checkpoints, queue_events, step_concurrency_limits"
 
 
@@ -145,3 +147,40 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.02, message: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+@pytest.fixture
+def media():
+    if not (MEDIA / "SHA256SUMS").is_file():
+        raise RuntimeError(f"test media not found at {MEDIA}; set CLIPQUEUE_TEST_MEDIA")
+    return MEDIA
+
+
+@pytest.fixture
+def media_server():
+    from .support.media_server import MediaServer
+
+    server = MediaServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def step_ctx(tmp_path, settings):
+    """A factory of (video, ctx) for calling a step function directly, with local storage."""
+    from types import SimpleNamespace
+
+    from workers.context import StepContext
+    from workers.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path / "storage")
+    step_settings = settings.replace(data_dir=tmp_path / "data")
+
+    def make(step, url="http://127.0.0.1/x", *, video_id=1, checkpoints=None, options=None, **overrides):
+        video = SimpleNamespace(video_id=video_id, source_url=url, step=step, options=options or {}, retry=0)
+        ctx = StepContext(step=step, checkpoints=checkpoints or {}, options=video.options,
+                          settings=step_settings.replace(**overrides), services={"storage": storage})
+        return video, ctx
+
+    make.storage = storage
+    return make

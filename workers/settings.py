@@ -41,6 +41,13 @@ def _number(env: Mapping[str, str], name: str, default: float, kind=float, minim
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = (env.get(name) or default).strip().lower()
+    if value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -58,6 +65,14 @@ class Settings:
     max_body_bytes: int = 16 * 1024
     db_pool_size: int = 10
     log_level: str = "INFO"
+    storage_backend: str = "local"
+    max_duration_s: float = 4 * 3600.0
+    max_filesize_mb: float = 4096.0
+    download_retries: int = 10
+    whisper_engine: str = "faster-whisper"
+    whisper_model: str = "tiny.en"
+    whisper_device: str = "auto"
+    transcribe_chunk_s: float = 600.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -79,6 +94,14 @@ class Settings:
             max_body_bytes=_number(env, "CLIPQUEUE_MAX_BODY_BYTES", cls.max_body_bytes, kind=int, minimum=256),
             db_pool_size=_number(env, "CLIPQUEUE_DB_POOL_SIZE", cls.db_pool_size, kind=int, minimum=1),
             log_level=(env.get("CLIPQUEUE_LOG_LEVEL") or "INFO").upper(),
+            storage_backend=_choice(env, "CLIPQUEUE_STORAGE", cls.storage_backend, ("local",)),
+            max_duration_s=_number(env, "CLIPQUEUE_MAX_DURATION_S", cls.max_duration_s, minimum=1),
+            max_filesize_mb=_number(env, "CLIPQUEUE_MAX_FILESIZE_MB", cls.max_filesize_mb, minimum=1),
+            download_retries=_number(env, "CLIPQUEUE_DOWNLOAD_RETRIES", cls.download_retries, kind=int),
+            whisper_engine=_choice(env, "WHISPER_ENGINE", cls.whisper_engine, ("faster-whisper",)),
+            whisper_model=env.get("WHISPER_MODEL") or cls.whisper_model,
+            whisper_device=_choice(env, "WHISPER_DEVICE", cls.whisper_device, ("auto", "cpu", "cuda")),
+            transcribe_chunk_s=_number(env, "CLIPQUEUE_TRANSCRIBE_CHUNK_S", cls.transcribe_chunk_s, minimum=30),
         )
 
     def replace(self, **changes) -> "Settings":

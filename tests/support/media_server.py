@@ -1,0 +1,128 @@
+"""A local HTTP file server for download tests: Range requests (206), and scripted faults.
+
+Faults per path: ``drop_after`` (bytes: the first response body is cut there, once),
+``status`` (a list of statuses to answer before serving normally, e.g. [503, 503]).
+Every request is logged (path, Range header, bytes sent), so tests can prove resumption.
+Listens on 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+MIME = {".mp4": "video/mp4", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+        ".html": "text/html", ".txt": "text/plain"}
+
+
+@dataclass
+class Served:
+    path: str
+    range: str | None
+    status: int
+    bytes_sent: int
+
+
+@dataclass
+class MediaServer:
+    files: dict[str, Path] = field(default_factory=dict)
+    faults: dict[str, dict] = field(default_factory=dict)
+    log: list[Served] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> "MediaServer":
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_HEAD(self):
+                self._serve(head=True)
+
+            def do_GET(self):
+                self._serve(head=False)
+
+            def _serve(self, head: bool):
+                name = self.path.split("?")[0]
+                fault = server.faults.get(name, {})
+                with server.lock:
+                    statuses = fault.get("status") or []
+                    forced = statuses.pop(0) if statuses else None
+                if forced:
+                    self.send_response(forced)
+                    if forced == 429:
+                        self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    server._record(name, None, forced, 0)
+                    return
+                target = server.files.get(name)
+                if target is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    server._record(name, None, 404, 0)
+                    return
+                data = target.read_bytes()
+                start, end, status = 0, len(data) - 1, 200
+                header = self.headers.get("Range")
+                match = re.fullmatch(r"bytes=(\d+)-(\d*)", header or "")
+                if match:
+                    start = int(match.group(1))
+                    end = int(match.group(2)) if match.group(2) else end
+                    status = 206
+                body = data[start:end + 1]
+                self.send_response(status)
+                self.send_header("Content-Type", MIME.get(target.suffix, "application/octet-stream"))
+                self.send_header("Accept-Ranges", "bytes")
+                self.send_header("Content-Length", str(len(body)))
+                if status == 206:
+                    self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+                self.end_headers()
+                if head:
+                    server._record(name, header, status, 0)
+                    return
+                with server.lock:
+                    cut = fault.pop("drop_after", None)
+                if cut is not None and cut < len(body):
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    server._record(name, header, status, cut)
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(2)
+                    except OSError:
+                        pass
+                    return
+                self.wfile.write(body)
+                server._record(name, header, status, len(body))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        return self
+
+    def _record(self, path, range_header, status, sent):
+        with self.lock:
+            self.log.append(Served(path, range_header, status, sent))
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{name}"
+
+    def add(self, name: str, path: Path, **fault) -> str:
+        self.files[name] = Path(path)
+        if fault:
+            self.faults[name] = fault
+        return self.url(name)
+
+    def bytes_sent(self, name: str) -> int:
+        return sum(s.bytes_sent for s in self.log if s.path == name)
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

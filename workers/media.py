@@ -1,0 +1,85 @@
+"""Media facts from PyAV (the imageio-ffmpeg binary ships no ffprobe), and the ffmpeg binary."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .errors import PermanentError
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    container: str
+    duration: float
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+NOT_MEDIA = "the URL did not lead to a playable audio or video file"
+
+
+def probe(path: Path) -> MediaInfo:
+    """Open ``path`` as media and read it to the end of its audio, so that a truncated or
+    corrupt file fails here, with a clear cause, and not in a later step."""
+    import av  # heavy: imported where needed
+
+    try:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if audio is None:
+                raise PermanentError("no_audio", "the media has no audio track to transcribe")
+            duration = _duration(container, audio)
+            last = 0.0
+            for packet in container.demux(audio):
+                if packet.pts is not None and packet.time_base is not None:
+                    last = max(last, float(packet.pts * packet.time_base))
+            if duration > 5 and last < duration - max(2.0, 0.02 * duration):
+                raise PermanentError("corrupt_media",
+                                     f"the media file is truncated: audio stops at {last:.1f} s of {duration:.1f} s")
+            return MediaInfo(
+                container=container.format.name,
+                duration=round(duration, 3),
+                video_codec=video.codec_context.name if video else None,
+                audio_codec=audio.codec_context.name,
+                width=video.codec_context.width if video else None,
+                height=video.codec_context.height if video else None,
+            )
+    except PermanentError:
+        raise
+    except (av.error.FFmpegError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise PermanentError("not_media", NOT_MEDIA, details={"probe_error": str(exc)[:500]}) from None
+
+
+def _duration(container, audio) -> float:
+    if container.duration:
+        return container.duration / 1_000_000
+    if audio.duration and audio.time_base:
+        return float(audio.duration * audio.time_base)
+    return 0.0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ffmpeg_binary(configured: str | None = None) -> str:
+    """The configured ffmpeg, else the static one from imageio-ffmpeg."""
+    if configured:
+        return configured
+    if os.environ.get("CLIPQUEUE_FFMPEG"):
+        return os.environ["CLIPQUEUE_FFMPEG"]
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
