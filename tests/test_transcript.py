@@ -1,0 +1,91 @@
+"""The transcript step: real faster-whisper on the bundled tiny.en model, real speech."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from workers.errors import PermanentError
+from workers.media import probe
+from workers.steps import transcript
+from workers.storage import video_key
+
+from .support.mediafiles import audio_as_video, silent_video
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z' ]", " ", text.lower()).split())
+
+
+def stage_download(step_ctx, path, video_id=1, **overrides):
+    """Put ``path`` where the download step would have, and return (video, ctx) for transcript."""
+    key = video_key(video_id, "download", "source")
+    step_ctx.storage.put_file(key, path)
+    checkpoints = {"download": {"output": {"key": key, "duration": probe(path).duration}}}
+    return step_ctx("transcript", video_id=video_id, checkpoints=checkpoints, **overrides)
+
+
+def load(step_ctx, out):
+    return json.loads(step_ctx.storage.get_bytes(out["key"]))
+
+
+def test_jfk_wrapped_in_a_video_says_the_famous_line(step_ctx, media, tmp_path):
+    video, ctx = stage_download(step_ctx, audio_as_video(media / "jfk.flac", tmp_path / "jfk.mp4"))
+    out = transcript.run(video, ctx)
+    text = normalize(" ".join(s["text"] for s in load(step_ctx, out)["segments"]))
+    assert "ask not what your country can do for you" in text
+    assert out["words"] >= 20 and out["model"] == "tiny.en" and out["engine"] == "faster-whisper"
+
+
+def test_word_timestamps_are_ordered_and_inside_the_audio(step_ctx, media):
+    video, ctx = stage_download(step_ctx, media / "manifesto.mp4")
+    data = load(step_ctx, transcript.run(video, ctx))
+    words = [w for s in data["segments"] for w in s["words"]]
+    assert len(words) > 150
+    assert all(0 <= w["start"] <= w["end"] <= data["duration"] + 0.5 for w in words)
+    assert all(a["start"] <= b["start"] for a, b in zip(words, words[1:]))
+    assert [s["id"] for s in data["segments"]] == list(range(len(data["segments"])))
+    assert "public domain" in normalize(" ".join(w["word"] for w in words))
+
+
+def test_a_silent_video_fails_with_no_speech(step_ctx, tmp_path):
+    video, ctx = stage_download(step_ctx, silent_video(tmp_path / "silent.mp4"))
+    with pytest.raises(PermanentError) as err:
+        transcript.run(video, ctx)
+    assert err.value.cause == "no_speech"
+
+
+def test_long_audio_is_chunked_and_a_crash_resumes_at_the_unfinished_chunk(step_ctx, media, monkeypatch):
+    video, ctx = stage_download(step_ctx, media / "manifesto.mp4", transcribe_chunk_s=30)
+    first = transcript.run(video, ctx)
+    assert first["chunks"] == 3
+    full = load(step_ctx, first)
+    # A crash during the last chunk: its result (and the final transcript) never got written.
+    last_chunk = [k for k in first["storage_keys"] if "/chunk-" in k][-1]
+    step_ctx.storage.local_path(last_chunk).unlink()
+    step_ctx.storage.local_path(first["key"]).unlink()
+    calls = []
+    real = transcript.transcribe_chunk
+    monkeypatch.setattr(transcript, "transcribe_chunk", lambda *a: calls.append(a[2]) or real(*a))
+    again = transcript.run(video, ctx)
+    assert len(calls) == 1 and calls[0] > 50  # only the last chunk (starting past 50 s) ran again
+    assert load(step_ctx, again) == full
+
+
+def test_chunk_boundaries_fall_in_quiet_moments(media):
+    from faster_whisper import decode_audio
+
+    audio = decode_audio(str(media / "autoeditor_example.mp4"), sampling_rate=16000)
+    chunks = transcript.plan_chunks(audio, 30)
+    assert chunks[0][0] == 0 and chunks[-1][1] == len(audio)
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    # autoeditor_example.mp4 is silent from 17.3 s to 40 s: the cut lands in that gap
+    assert 27 * 16000 <= chunks[0][1] <= 33 * 16000
+    assert float((audio[chunks[0][1] - 4000: chunks[0][1] + 4000] ** 2).mean()) < 1e-5
+
+
+def test_the_model_is_loaded_once_per_process(settings):
+    first, name = transcript.load_model(settings)
+    again, _ = transcript.load_model(settings)
+    assert first is again and name == "tiny.en"
