@@ -17,7 +17,7 @@ from pathlib import Path
 
 SURFACE = {"workers", "workers.settings", "workers.bootstrap", "workers.db", "workers.queue",
            "workers.urlguard", "workers.errors", "workers.executor", "workers.heartbeat",
-           "workers.retry", "workers.steps"}
+           "workers.retry", "workers.steps", "workers.services", "workers.storage"}
 QUEUE_MODULES = {"workers.queue", "workers.queries", "workers.db", "workers.runner", "workers.executor",
                  "workers.heartbeat", "workers.bootstrap", "workers.migrate", "psycopg", "psycopg_pool"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",

@@ -2,8 +2,8 @@
 
 ``config`` (all optional) overrides what would come from the environment: ``settings``
 (a ``workers.settings.Settings``), ``database_url``, ``step_table`` (for the internal
-route), ``services`` (collaborators handed to steps), ``resolver`` (DNS lookups for the
-SSRF guard). Nothing happens at import time; ``create_app`` resolves the database
+route), ``services`` (collaborators handed to steps), ``storage`` (where clip files are
+served from), ``resolver`` (DNS lookups for the SSRF guard). Nothing happens at import time; ``create_app`` resolves the database
 (embedded Postgres when ``DATABASE_URL`` is unset) and applies migrations.
 """
 from __future__ import annotations
@@ -34,6 +34,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     from workers.bootstrap import configure_logging, prepare_database
     from workers.settings import Settings
+    from workers.storage import build_storage
     from workers.urlguard import system_resolver
 
     from . import errors, health, internal, video
@@ -64,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         resolver=config.get("resolver") or system_resolver,
         step_table=config.get("step_table"),
         services=config.get("services") or {},
+        storage=config.get("storage") or build_storage(settings),
     )
     errors.register(app)
     app.register_blueprint(video.blueprint)

@@ -17,6 +17,7 @@ class AppState:
     resolver: Callable
     step_table: Mapping | None
     services: Mapping[str, Any]
+    storage: Any = None
     _executor: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -28,6 +29,7 @@ class AppState:
                 from workers.executor import Executor
                 from workers.heartbeat import Heartbeat
                 from workers.retry import RetryPolicy
+                from workers.services import build_services
                 from workers.steps import default_step_table
 
                 s = self.settings
@@ -36,7 +38,7 @@ class AppState:
                     heartbeat=Heartbeat(self.database_url, s.lease_seconds).start(),
                     policy=RetryPolicy(base=s.retry_base_seconds, cap=s.retry_max_seconds),
                     settings=s,
-                    services=self.services,
+                    services=self.services or build_services(s),
                 )
             return self._executor
 

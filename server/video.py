@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, send_file, url_for
 
 from workers import queue
 from workers.steps import STEPS
@@ -15,7 +15,30 @@ from .state import state
 blueprint = Blueprint("video", __name__, url_prefix="/public/video")
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
-SUBMIT_FIELDS = ("url",)
+SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips")
+CLIP_SECONDS = (3.0, 600.0)
+MAX_CLIPS = 20
+
+
+def clip_options(body: dict) -> dict:
+    """The optional per-request clip settings, validated; absent ones keep the defaults."""
+    options = {}
+    for name in ("clip_min_seconds", "clip_max_seconds"):
+        if name in body:
+            value = body[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+                    not CLIP_SECONDS[0] <= value <= CLIP_SECONDS[1]:
+                raise ApiError(400, "invalid_clip_length",
+                               f'"{name}" must be a number of seconds from {CLIP_SECONDS[0]:.0f} to {CLIP_SECONDS[1]:.0f}')
+            options[name] = float(value)
+    if options.get("clip_min_seconds", 0) >= options.get("clip_max_seconds", float("inf")):
+        raise ApiError(400, "invalid_clip_length", '"clip_min_seconds" must be below "clip_max_seconds"')
+    if "max_clips" in body:
+        value = body["max_clips"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CLIPS:
+            raise ApiError(400, "invalid_max_clips", f'"max_clips" must be a whole number from 1 to {MAX_CLIPS}')
+        options["max_clips"] = value
+    return options
 
 
 def json_object_body() -> dict:
@@ -35,7 +58,9 @@ def submit():
     body = json_object_body()
     unknown = sorted(set(body) - set(SUBMIT_FIELDS))
     if unknown:
-        raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}; accepted: url")
+        raise ApiError(400, "unknown_field",
+                       f"unknown field(s): {', '.join(unknown)}; accepted: {', '.join(SUBMIT_FIELDS)}")
+    options = clip_options(body)
     app_state = state()
     settings = app_state.settings
     try:
@@ -45,7 +70,7 @@ def submit():
         raise ApiError(400, exc.code, exc.message) from None
     with app_state.pool.connection() as conn:
         result = queue.enqueue(conn, source_url=body["url"].strip(), normalized_url=normalized,
-                               max_retries=settings.max_retries)
+                               max_retries=settings.max_retries, options=options)
     status_url = url_for("video.status", token=result.token)
     response = jsonify({"token": result.token, "status_url": status_url, "created": result.created})
     response.status_code = 202
@@ -112,5 +137,43 @@ def describe(job: dict, checkpoints: dict) -> dict:
     if status == "done":
         # Only the last step's "result" is public; the rest of a checkpoint is internal.
         last = checkpoints.get(STEPS[-1])
-        view["result"] = (last["output"] or {}).get("result") if last else None
+        view["result"] = public_result((last["output"] or {}).get("result"), job["token"]) if last else None
     return view
+
+
+def public_result(result, token: str):
+    """Clip files become URLs (served by ``files`` below); storage keys stay internal."""
+    if not isinstance(result, dict) or not isinstance(result.get("clips"), list):
+        return result
+    clips = []
+    for clip in result["clips"]:
+        clip = dict(clip)
+        files = clip.pop("files", None) or {}
+        clip["urls"] = {kind: url_for("video.files", token=token, name=key.rsplit("/", 1)[-1])
+                        for kind, key in files.items()}
+        clips.append(clip)
+    return {**result, "clips": clips}
+
+
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
+FILE_TYPES = {".mp4": "video/mp4", ".m4a": "audio/mp4", ".srt": "application/x-subrip",
+              ".vtt": "text/vtt", ".jpg": "image/jpeg"}
+
+
+@blueprint.get("/<token>/files/<name>")
+def files(token: str, name: str):
+    """A finished clip's file, with HTTP Range support (206), so browsers can seek."""
+    if not TOKEN_PATTERN.fullmatch(token) or not FILE_NAME.fullmatch(name):
+        raise ApiError(404, "not_found", "no such file")
+    app_state = state()
+    with app_state.pool.connection() as conn:
+        job = queue.job_by_token(conn, token)
+        checkpoints = queue.checkpoints_for_video(conn, job["video_id"]) if job else {}
+    last = checkpoints.get(STEPS[-1])
+    keys = [k for k in (last["storage_keys"] if last else []) if k.rsplit("/", 1)[-1] == name]
+    if not keys or not hasattr(app_state.storage, "local_path"):
+        raise ApiError(404, "not_found", "no such file")
+    path = app_state.storage.local_path(keys[0])
+    suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+    return send_file(path, mimetype=FILE_TYPES.get(suffix, "application/octet-stream"), conditional=True,
+                     max_age=3600, download_name=name)

@@ -316,3 +316,36 @@ def test_internal_route_rejects_a_bad_body(client, case):
 
 def test_internal_route_with_get_is_405(client):
     assert_error(client.get("/internal/perform-video-processing", headers=auth()), 405, "method_not_allowed")
+
+
+CLIP_OPTION_CASES = {
+    "min_too_small": ({"clip_min_seconds": 1}, "invalid_clip_length"),
+    "max_too_large": ({"clip_max_seconds": 3600}, "invalid_clip_length"),
+    "min_not_a_number": ({"clip_min_seconds": "15"}, "invalid_clip_length"),
+    "min_boolean": ({"clip_min_seconds": True}, "invalid_clip_length"),
+    "min_above_max": ({"clip_min_seconds": 50, "clip_max_seconds": 20}, "invalid_clip_length"),
+    "max_clips_zero": ({"max_clips": 0}, "invalid_max_clips"),
+    "max_clips_fraction": ({"max_clips": 2.5}, "invalid_max_clips"),
+    "max_clips_too_many": ({"max_clips": 500}, "invalid_max_clips"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLIP_OPTION_CASES))
+def test_submit_rejects_bad_clip_options(client, db, case):
+    extra, code = CLIP_OPTION_CASES[case]
+    assert_error(client.post("/public/video", json={"url": "https://example.com/v.mp4", **extra}), 400, code)
+    assert db.execute("SELECT count(*) AS n FROM video_processing_queue").fetchone()["n"] == 0
+
+
+def test_clip_options_reach_the_job(client, db):
+    body = {"url": "https://example.com/opts.mp4", "clip_min_seconds": 10, "clip_max_seconds": 30, "max_clips": 3}
+    assert client.post("/public/video", json=body).status_code == 202
+    options = db.execute("SELECT options FROM video_processing_queue").fetchone()["options"]
+    assert options == {"clip_min_seconds": 10.0, "clip_max_seconds": 30.0, "max_clips": 3}
+
+
+@pytest.mark.parametrize("name", ["..%2Fsecret", "clip-01.mp4", ".hidden"])
+def test_files_of_unknown_or_unfinished_videos_are_404(client, name):
+    token = client.post("/public/video", json={"url": "https://example.com/f.mp4"}).get_json()["token"]
+    assert_error(client.get(f"/public/video/{token}/files/{name}"), 404, "not_found")
+    assert_error(client.get(f"/public/video/{'A' * 32}/files/{name}"), 404, "not_found")

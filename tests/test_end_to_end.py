@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from workers import queue
+from workers.media import probe
+from workers.storage import LocalStorage
 
 from .conftest import REPO, wait_for
 
@@ -40,9 +42,11 @@ def http(method, url, body=None, headers=None):
 
 @pytest.fixture
 def api(database_url, db, tmp_path):
+    """gunicorn with the repo's gunicorn.py; yields (base URL, the environment it runs in)."""
     port = free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "CLIPQUEUE_BIND": f"127.0.0.1:{port}",
-           "WEB_CONCURRENCY": "2", "ALLOW_PRIVATE_URLS": "1", "INTERNAL_API_TOKEN": "e2e-token"}
+           "WEB_CONCURRENCY": "2", "ALLOW_PRIVATE_URLS": "1", "INTERNAL_API_TOKEN": "e2e-token",
+           "CLIPQUEUE_DATA_DIR": str(tmp_path / "data")}
     log = open(tmp_path / "gunicorn.log", "wb")
     proc = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.py"], cwd=REPO, env=env, stdout=log,
                             stderr=subprocess.STDOUT)
@@ -56,12 +60,13 @@ def api(database_url, db, tmp_path):
             return False
 
     wait_for(healthy, timeout=60, interval=0.1, message="gunicorn to serve /healthz")
-    yield base
+    yield base, env
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)
 
 
 def test_a_video_submitted_over_http_is_processed_by_worker_processes(api, workers, exec_log):
+    api, _ = api
     status, body = http("POST", api + "/public/video", {"url": "http://127.0.0.1:9/talk.mp4"})
     assert status == 202
     worker = workers.start("--burst")
@@ -72,15 +77,73 @@ def test_a_video_submitted_over_http_is_processed_by_worker_processes(api, worke
         (400, {"error": {"code": "unsupported_scheme", "message": "only http:// and https:// URLs are accepted"}})
 
 
-def test_the_internal_route_drives_the_pipeline_under_gunicorn(api, db):
-    status, body = http("POST", api + "/public/video", {"url": "http://127.0.0.1:9/cron.mp4"})
-    assert http("POST", api + "/internal/perform-video-processing", headers={"Authorization": "Bearer nope"})[0] == 401
-    # The default step table of this build fails the download with a clear cause.
-    status, outcome = http("POST", api + "/internal/perform-video-processing",
-                           headers={"Authorization": "Bearer e2e-token"})
-    assert status == 200 and outcome["result"] == "failed" and outcome["cause"] == "step_not_available"
-    view = http("GET", api + body["status_url"])[1]
-    assert view["status"] == "failed" and "not available" in view["failure"]["message"]
+def get_bytes(url, headers=None):
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, dict(response.headers), response.read()
+
+
+def srt_text(text: str) -> str:
+    lines = [l for l in text.splitlines() if l.strip() and "-->" not in l and not l.strip().isdigit()]
+    return " ".join(lines)
+
+
+def test_a_real_talk_becomes_playable_clips_on_word_edges(api, media_server, media, tmp_path, database_url):
+    base, env = api
+    url = media_server.add("/manifesto.mp4", media / "manifesto.mp4")
+    status, body = http("POST", base + "/public/video", {"url": url, "clip_min_seconds": 15, "clip_max_seconds": 40})
+    assert status == 202
+    worker = subprocess.run([sys.executable, "-m", "workers", "run", "--burst"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert worker.returncode == 0, worker.stderr[-3000:]
+    view = http("GET", base + body["status_url"])[1]
+    assert view["status"] == "done", view
+    clips = view["result"]["clips"]
+    assert clips and all(15 <= c["duration"] <= 40 + 0.5 for c in clips)
+    storage = LocalStorage(Path(env["CLIPQUEUE_DATA_DIR"]) / "storage")
+    transcript = json.loads(storage.get_bytes("videos/1/transcript/transcript.json"))
+    words = [w for s in transcript["segments"] for w in s["words"]]
+    for clip in clips:
+        inside = [w for w in words if w["end"] > clip["start"] and w["start"] < clip["end"]]  # overlapping it
+        # on word edges: no word is cut by the start or the end
+        assert not any(w["start"] < clip["start"] < w["end"] or w["start"] < clip["end"] < w["end"] for w in words)
+        assert inside and clip["start"] <= inside[0]["start"] <= clip["start"] + 0.25 + 1e-6
+        # the captions say exactly the words inside the clip
+        srt = get_bytes(base + clip["urls"]["srt"])[2].decode()
+        assert srt_text(srt) == " ".join(w["word"] for w in inside)
+        vtt = get_bytes(base + clip["urls"]["vtt"])[2].decode()
+        assert vtt.startswith("WEBVTT") and srt_text(vtt.replace("WEBVTT", "")) == srt_text(srt)
+        # the clip file is served with Range (seekable) and is playable at the right length
+        code, headers, part = get_bytes(base + clip["urls"]["media"], {"Range": "bytes=0-99"})
+        assert code == 206 and len(part) == 100 and headers["Content-Range"].startswith("bytes 0-99/")
+        local = tmp_path / f"clip{clip['rank']}.mp4"
+        local.write_bytes(get_bytes(base + clip["urls"]["media"])[2])
+        info = probe(local)
+        assert info.video_codec == "h264" and info.audio_codec == "aac"
+        assert abs(info.duration - clip["duration"]) < 0.3
+        code, headers, jpeg = get_bytes(base + clip["urls"]["thumbnail"])
+        assert headers["Content-Type"] == "image/jpeg" and jpeg[:2] == b"\xff\xd8"
+    # a second submission of the same video is the same work: same token, nothing redone
+    again = http("POST", base + "/public/video", {"url": url})[1]
+    assert again["token"] == body["token"] and again["created"] is False
+
+
+def test_the_internal_route_drives_the_real_pipeline_under_gunicorn(api, media_server, media):
+    base, _ = api
+    url = media_server.add("/jfk.flac", media / "jfk.flac")
+    status, body = http("POST", base + "/public/video", {"url": url, "clip_min_seconds": 5, "clip_max_seconds": 12})
+    assert http("POST", base + "/internal/perform-video-processing", headers={"Authorization": "Bearer nope"})[0] == 401
+    results = []
+    for _ in range(5):
+        status, outcome = http("POST", base + "/internal/perform-video-processing",
+                               headers={"Authorization": "Bearer e2e-token"})
+        assert status == 200, outcome
+        results.append((outcome["step"], outcome["result"]))
+    assert results == [(s, "succeeded") for s in ("download", "transcript", "content_type", "clip_lookup",
+                                                  "clip_generation")]
+    view = http("GET", base + body["status_url"])[1]
+    assert view["status"] == "done" and view["result"]["clips"][0]["urls"]["media"].endswith(".m4a")
+    assert "thumbnail" not in view["result"]["clips"][0]["urls"]  # audio only
 
 
 def cli(database_url, *args):

@@ -73,10 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        from .services import build_services
+
         worker = Worker(url, load_step_table(args.step_table), steps=steps, settings=settings,
                         concurrency=args.concurrency, burst=args.burst,
                         lease_seconds=args.lease_seconds, poll_interval=args.poll_interval,
-                        shutdown_grace=args.shutdown_grace)
+                        shutdown_grace=args.shutdown_grace, services=build_services(settings))
         worker.install_signal_handlers()
         return worker.run()
     if args.command in ("migrate", "db-url"):

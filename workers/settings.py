@@ -73,6 +73,13 @@ class Settings:
     whisper_model: str = "tiny.en"
     whisper_device: str = "auto"
     transcribe_chunk_s: float = 600.0
+    llm_backend: str = "auto"
+    llm_model: str = "gpt-4o"
+    clip_min_s: float = 15.0
+    clip_max_s: float = 60.0
+    max_clips: int = 5
+    render_parallel: int = 2
+    ffmpeg: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -102,6 +109,13 @@ class Settings:
             whisper_model=env.get("WHISPER_MODEL") or cls.whisper_model,
             whisper_device=_choice(env, "WHISPER_DEVICE", cls.whisper_device, ("auto", "cpu", "cuda")),
             transcribe_chunk_s=_number(env, "CLIPQUEUE_TRANSCRIBE_CHUNK_S", cls.transcribe_chunk_s, minimum=30),
+            llm_backend=_choice(env, "CLIPQUEUE_LLM_BACKEND", cls.llm_backend, ("auto", "local", "openai")),
+            llm_model=env.get("CLIPQUEUE_LLM_MODEL") or cls.llm_model,
+            clip_min_s=_number(env, "CLIPQUEUE_CLIP_MIN_S", cls.clip_min_s, minimum=1),
+            clip_max_s=_number(env, "CLIPQUEUE_CLIP_MAX_S", cls.clip_max_s, minimum=2),
+            max_clips=_number(env, "CLIPQUEUE_MAX_CLIPS", cls.max_clips, kind=int, minimum=1),
+            render_parallel=_number(env, "CLIPQUEUE_RENDER_PARALLEL", cls.render_parallel, kind=int, minimum=1),
+            ffmpeg=env.get("CLIPQUEUE_FFMPEG") or None,
         )
 
     def replace(self, **changes) -> "Settings":

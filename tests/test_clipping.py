@@ -1,0 +1,77 @@
+"""Citations to clips: word edges, padding into silence, the band, overlaps, windows."""
+from __future__ import annotations
+
+from workers.clipping import Band, resolve, windows
+from workers.llm_local import LocalLLM, textrank, tokens
+
+
+def talk(n=40, seg_s=5.0, gap=0.6):
+    """n sentences of 4 words, each ``seg_s`` long, with ``gap`` of silence between."""
+    segments, t = [], 0.0
+    for i in range(n):
+        words, w_len = [], (seg_s - gap) / 4
+        for k in range(4):
+            words.append({"word": f"w{i}_{k}", "start": round(t + k * w_len, 3), "end": round(t + (k + 1) * w_len, 3)})
+        segments.append({"id": i, "start": words[0]["start"], "end": words[-1]["end"],
+                         "text": " ".join(w["word"] for w in words) + ".", "words": words})
+        t += seg_s
+    return segments
+
+
+def test_a_citation_snaps_to_word_edges_with_padding_into_silence():
+    segs = talk()
+    [clip] = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}], segs, Band(10, 60), 200.0, 5)
+    assert clip["start"] == segs[2]["words"][0]["start"] - 0.25
+    assert clip["end"] == segs[5]["words"][-1]["end"] + 0.25
+    assert clip["text"].split()[0] == "w2_0" and clip["text"].split()[-1] == "w5_3"
+
+
+def test_padding_never_reaches_into_a_neighbouring_word():
+    segs = talk(gap=0.1)
+    [clip] = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}], segs, Band(10, 60), 200.0, 5)
+    assert clip["start"] == segs[1]["words"][-1]["end"] and clip["end"] == segs[6]["words"][0]["start"]
+
+
+def test_the_band_is_met_by_whole_sentences():
+    segs = talk()
+    [short] = resolve([{"start_segment": 3, "end_segment": 3, "score": 1}], segs, Band(15, 30), 200.0, 5)
+    assert 15 <= short["duration"] <= 30.5 and short["start_segment"] == 3
+    [long] = resolve([{"start_segment": 0, "end_segment": 30, "score": 1}], segs, Band(15, 30), 200.0, 5)
+    assert 15 <= long["duration"] <= 30.5
+
+
+def test_overlapping_picks_keep_the_better_one_and_ranks_follow_scores():
+    segs = talk()
+    cites = [{"start_segment": 2, "end_segment": 6, "score": 0.5}, {"start_segment": 4, "end_segment": 8, "score": 0.9},
+             {"start_segment": 20, "end_segment": 24, "score": 0.7}, {"start_segment": 99, "end_segment": 100}]
+    clips = resolve(cites, segs, Band(10, 60), 200.0, 5)
+    assert [(c["start_segment"], c["rank"]) for c in clips] == [(4, 1), (20, 2)]
+
+
+def test_long_transcripts_are_windowed_with_overlap_and_full_coverage():
+    segs = talk(n=800)  # 4000 s
+    parts = windows(segs, 600, 60)
+    assert len(parts) >= 7
+    assert parts[0][0]["id"] == 0 and parts[-1][-1]["id"] == 799
+    assert all(p[-1]["end"] - p[0]["start"] <= 600 for p in parts)
+    assert all(b[0]["id"] <= a[-1]["id"] for a, b in zip(parts, parts[1:]))  # overlap, no gap
+
+
+def test_textrank_prefers_sentences_that_share_the_talks_themes():
+    sentences = [tokens(t) for t in [
+        "The bourgeoisie and the proletariat are the two great classes.",
+        "Class struggle between bourgeoisie and proletariat shapes history.",
+        "I had a sandwich for lunch.",
+        "The history of society is the history of class struggle.",
+    ]]
+    rank = textrank(sentences)
+    assert rank[2] == min(rank)
+
+
+def test_local_clip_picks_are_spread_over_the_video_not_bunched_at_the_start():
+    segs = talk(n=120)  # 600 s of uniform talk
+    reply = LocalLLM().find_clips(segs, content_type="lecture", min_s=20, max_s=40, count=4)["result"]
+    clips = resolve(reply["clips"], segs, Band(20, 40), 600.0, 4)
+    assert len(clips) == 4
+    starts = sorted(c["start"] for c in clips)
+    assert starts[-1] > 300 and starts[0] < 150

@@ -1,0 +1,105 @@
+"""From a model's citations to clips on word edges. No model does timestamp arithmetic:
+it cites segment ids, and this module turns those into times.
+
+* start/end snap to the first/last word's edges, padded a little into the silence around
+  them (never into a neighbouring word);
+* the duration band is enforced by adding or dropping whole sentences, never by cutting
+  inside a word;
+* overlapping picks are dropped (the better one stays), the rest ranked by score and capped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+PAD = 0.25  # seconds of silence kept before the first and after the last word, at most
+
+
+@dataclass(frozen=True)
+class Band:
+    min_s: float = 15.0
+    max_s: float = 60.0
+
+
+def resolve(citations: list[dict], segments: list[dict], band: Band, duration: float, count: int) -> list[dict]:
+    by_id = {s["id"]: n for n, s in enumerate(segments)}
+    clips = []
+    for cite in citations:
+        first, last = by_id.get(cite.get("start_segment")), by_id.get(cite.get("end_segment"))
+        if first is None or last is None:
+            continue
+        if last < first:
+            first, last = last, first
+        first, last = _fit_band(segments, first, last, band)
+        clip = _snap(segments, first, last, duration)
+        clip.update({k: cite.get(k) for k in ("title", "hook", "reason")})
+        clip["score"] = float(cite.get("score") or 0.0)
+        clips.append(clip)
+    kept = []
+    for clip in sorted(clips, key=lambda c: (-c["score"], c["start"])):
+        if all(clip["end"] <= k["start"] or clip["start"] >= k["end"] for k in kept):
+            kept.append(clip)
+    kept = kept[:count]
+    for rank, clip in enumerate(kept, 1):
+        clip["rank"] = rank
+    return kept
+
+
+def _length(segments, first, last) -> float:
+    return segments[last]["end"] - segments[first]["start"]
+
+
+def _fit_band(segments, first, last, band: Band) -> tuple[int, int]:
+    while _length(segments, first, last) > band.max_s and last > first:
+        last -= 1
+    while _length(segments, first, last) < band.min_s:
+        grow_end = last + 1 < len(segments) and _length(segments, first, last + 1) <= band.max_s
+        grow_start = first > 0 and _length(segments, first - 1, last) <= band.max_s
+        if grow_end:
+            last += 1
+        elif grow_start:
+            first -= 1
+        else:
+            break
+    return first, last
+
+
+def _snap(segments, first, last, duration: float) -> dict:
+    words = [w for s in segments[first:last + 1] for w in s["words"]]
+    before = segments[first - 1]["words"][-1]["end"] if first > 0 and segments[first - 1]["words"] else 0.0
+    after = (segments[last + 1]["words"][0]["start"]
+             if last + 1 < len(segments) and segments[last + 1]["words"] else duration)
+    # Pad into the silence around the clip, but never into a neighbour's word, and never
+    # inside the clip's own first or last word (Whisper's word times may overlap).
+    start = max(0.0, min(words[0]["start"], max(before, words[0]["start"] - PAD)))
+    end = min(duration, max(words[-1]["end"], min(after, words[-1]["end"] + PAD)))
+    return {
+        "start": round(start, 3),
+        "end": round(end, 3),
+        "duration": round(end - start, 3),
+        "start_segment": segments[first]["id"],
+        "end_segment": segments[last]["id"],
+        "text": " ".join(w["word"] for w in words),
+        "words": [{"word": w["word"], "start": w["start"], "end": w["end"]} for w in words],
+    }
+
+
+def windows(segments: list[dict], size_s: float = 600.0, overlap_s: float = 60.0) -> list[list[dict]]:
+    """Consecutive, overlapping spans of about ``size_s`` seconds: long transcripts are
+    looked at window by window, so a 3-hour video fits any context and picks are not
+    bunched at the start."""
+    if not segments:
+        return []
+    out, start = [], 0
+    while start < len(segments):
+        t0 = segments[start]["start"]
+        end = start
+        while end + 1 < len(segments) and segments[end + 1]["end"] - t0 <= size_s:
+            end += 1
+        out.append(segments[start:end + 1])
+        if end + 1 >= len(segments):
+            break
+        nxt = end + 1
+        while nxt - 1 > start and segments[end]["end"] - segments[nxt - 1]["start"] < overlap_s:
+            nxt -= 1
+        start = max(start + 1, nxt)
+    return out

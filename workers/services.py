@@ -1,0 +1,25 @@
+"""The collaborators steps receive through ``ctx.services``, built from the settings."""
+from __future__ import annotations
+
+from .settings import Settings, SettingsError
+from .storage import build_storage
+
+
+def build_llm(settings: Settings):
+    """``auto`` picks the OpenAI backend when OPENAI_API_KEY is set, else the local one."""
+    backend = settings.llm_backend
+    if backend == "auto":
+        backend = "openai" if settings.openai_api_key else "local"
+    if backend == "local":
+        from .llm_local import LocalLLM
+
+        return LocalLLM()
+    from .llm_openai import OpenAILLM
+
+    if not settings.openai_api_key:
+        raise SettingsError("CLIPQUEUE_LLM_BACKEND=openai needs OPENAI_API_KEY")
+    return OpenAILLM(api_key=settings.openai_api_key, base_url=settings.openai_base_url, model=settings.llm_model)
+
+
+def build_services(settings: Settings) -> dict:
+    return {"storage": build_storage(settings), "llm": build_llm(settings)}

@@ -1,0 +1,123 @@
+"""clip_generation: exact cuts with ffmpeg, plus captions and a thumbnail per clip.
+
+* Input seek + re-encode (``-ss`` before ``-i``, ``-t`` for the duration, H.264 + AAC,
+  ``+faststart``): frame-exact starts and no A/V desync, unlike stream copy or moviepy.
+  Audio-only sources give AAC (.m4a) clips.
+* Clips render in parallel, up to CLIPQUEUE_RENDER_PARALLEL at once; each file is written
+  under a temporary name and published atomically by the storage.
+* Per-clip checkpoints: a clip whose files are all in storage is not rendered again, so a
+  crash after clip 3 of 5 renders only clips 4 and 5.
+* Captions: SRT and WebVTT from the word timestamps, re-based to the clip's start.
+"""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..errors import PermanentError
+from ..media import ffmpeg_binary
+from ..storage import video_key
+
+STEP = "clip_generation"
+WORDS_PER_CUE = 7
+CUE_MAX_S = 3.5
+
+
+def run(video, ctx) -> dict:
+    settings, storage = ctx.settings, ctx.services["storage"]
+    source = ctx.output_of("download")
+    clips = ctx.output_of("clip_lookup")["clips"]
+    has_video = bool(source.get("video_codec"))
+    src_path = storage.local_path(source["key"])
+    ffmpeg = ffmpeg_binary(settings.ffmpeg)
+    done = [0]
+
+    def render(clip: dict) -> dict:
+        stem = f"clip-{clip['rank']:02d}-{int(clip['start'] * 1000)}-{int(clip['end'] * 1000)}"
+        keys = {
+            "media": video_key(video.video_id, STEP, stem + (".mp4" if has_video else ".m4a")),
+            "srt": video_key(video.video_id, STEP, stem + ".srt"),
+            "vtt": video_key(video.video_id, STEP, stem + ".vtt"),
+        }
+        if has_video:
+            keys["thumbnail"] = video_key(video.video_id, STEP, stem + ".jpg")
+        rendered = False
+        if not all(storage.exists(k) for k in keys.values()):
+            with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
+                out = Path(tmp) / Path(keys["media"]).name
+                cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video)
+                if has_video:
+                    thumb = Path(tmp) / "thumb.jpg"
+                    thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb)
+                    storage.put_file(keys["thumbnail"], thumb)
+                storage.put_bytes(keys["srt"], srt(clip).encode())
+                storage.put_bytes(keys["vtt"], vtt(clip).encode())
+                storage.put_file(keys["media"], out)  # last: its presence marks the clip done
+            rendered = True
+        done[0] += 1
+        ctx.report_progress(done[0] / len(clips))
+        return {"rank": clip["rank"], "start": clip["start"], "end": clip["end"], "duration": clip["duration"],
+                "title": clip.get("title"), "hook": clip.get("hook"), "reason": clip.get("reason"),
+                "score": clip.get("score"), "text": clip["text"], "files": keys, "rendered_now": rendered}
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.render_parallel)) as pool:
+        results = list(pool.map(render, clips))
+    keys = [k for r in results for k in r["files"].values()]
+    public = [{k: v for k, v in r.items() if k != "rendered_now"} for r in results]
+    return {"clips": results, "rendered": sum(r["rendered_now"] for r in results), "storage_keys": keys,
+            "result": {"clips": public}}
+
+
+def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool) -> None:
+    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start:.3f}", "-i", str(src),
+            "-t", f"{duration:.3f}", "-map", "0:a:0"]
+    if has_video:
+        args += ["-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+    args += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
+    _ffmpeg(args)
+
+
+def thumbnail(ffmpeg: str, src: Path, at: float, out: Path) -> None:
+    _ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(src),
+             "-frames:v", "1", "-q:v", "3", str(out)])
+
+
+def _ffmpeg(args: list[str]) -> None:
+    result = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    if result.returncode != 0:
+        raise PermanentError("render_failed", "ffmpeg could not cut a clip from the media",
+                             details={"stderr": result.stderr[-2000:], "args": args[1:]})
+
+
+def cues(clip: dict) -> list[tuple[float, float, str]]:
+    """Caption cues from the clip's words, times relative to the clip's start."""
+    out, current = [], []
+    for word in clip["words"]:
+        if current and (len(current) >= WORDS_PER_CUE or word["end"] - current[0]["start"] > CUE_MAX_S):
+            out.append(current)
+            current = []
+        current.append(word)
+    if current:
+        out.append(current)
+    base = clip["start"]
+    return [(max(0.0, c[0]["start"] - base), max(0.0, c[-1]["end"] - base), " ".join(w["word"] for w in c))
+            for c in out]
+
+
+def _stamp(seconds: float, sep: str) -> str:
+    ms = int(round(seconds * 1000))
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def srt(clip: dict) -> str:
+    return "".join(f"{n}\n{_stamp(a, ',')} --> {_stamp(b, ',')}\n{text}\n\n"
+                   for n, (a, b, text) in enumerate(cues(clip), 1))
+
+
+def vtt(clip: dict) -> str:
+    return "WEBVTT\n\n" + "".join(f"{_stamp(a, '.')} --> {_stamp(b, '.')}\n{text}\n\n" for a, b, text in cues(clip))
