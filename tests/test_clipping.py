@@ -75,3 +75,21 @@ def test_local_clip_picks_are_spread_over_the_video_not_bunched_at_the_start():
     assert len(clips) == 4
     starts = sorted(c["start"] for c in clips)
     assert starts[-1] > 300 and starts[0] < 150
+
+
+def caption_clip():
+    words = [("Visit", 10.0, 10.4, True), ("www", 10.5, 10.8, True), (".example", 10.8, 11.2, False),
+             (".org", 11.2, 11.5, False)] + [(f"w{i}", 12 + i * 0.5, 12.4 + i * 0.5, True) for i in range(12)]
+    return {"start": 9.75, "end": 18.2, "words": [{"word": w, "start": a, "end": b, "space": sp} for w, a, b, sp in words]}
+
+
+def test_captions_are_rebased_to_the_clip_and_keep_words_whole():
+    from workers.steps.clip_generation import cues, srt, vtt
+
+    clip = caption_clip()
+    parts = cues(clip)
+    assert parts[0][0] == 0.25  # 10.0 s in the video is 0.25 s into the clip
+    assert " ".join(text for _, _, text in parts) == "Visit www.example.org " + " ".join(f"w{i}" for i in range(12))
+    assert all(len(text.split()) <= 7 and b - a <= 3.5 + 0.5 for a, b, text in parts)
+    assert srt(clip).startswith("1\n00:00:00,250 --> ") and "\n\n2\n" in srt(clip)
+    assert vtt(clip).startswith("WEBVTT\n\n00:00:00.250 --> ")

@@ -1,5 +1,6 @@
 """``python -m workers``: run workers, and the operator's CLI.
 
+    python -m workers process URL-OR-FILE  (the whole pipeline for one video, in-process)
     python -m workers run [--steps transcript] [--concurrency N] [--burst]
     python -m workers submit URL          python -m workers status TOKEN
     python -m workers cancel TOKEN        python -m workers requeue TOKEN
@@ -30,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--shutdown-grace", type=float, default=30.0,
                      help="on SIGTERM, seconds to let in-flight steps finish before releasing them")
     run.add_argument("--step-table", help="module:attribute of a custom step table (tests, plugins)")
+
+    process = sub.add_parser("process", help="process one video end to end in this process, print its clips")
+    process.add_argument("target", metavar="url-or-file")
 
     submit = sub.add_parser("submit", help="enqueue a URL, print its token")
     submit.add_argument("url")
@@ -81,6 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                         shutdown_grace=args.shutdown_grace, services=build_services(settings))
         worker.install_signal_handlers()
         return worker.run()
+    if args.command == "process":
+        from .process import process
+
+        return process(args.target, settings, url)
     if args.command in ("migrate", "db-url"):
         print(url if args.command == "db-url" else "migrations up to date")
         return 0

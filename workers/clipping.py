@@ -44,6 +44,11 @@ def resolve(citations: list[dict], segments: list[dict], band: Band, duration: f
     return kept
 
 
+def join_words(words: list[dict]) -> str:
+    """Words back into text, with spaces only where Whisper heard a word boundary."""
+    return "".join((" " if w.get("space", True) else "") + w["word"] for w in words).strip()
+
+
 def _length(segments, first, last) -> float:
     return segments[last]["end"] - segments[first]["start"]
 
@@ -78,8 +83,9 @@ def _snap(segments, first, last, duration: float) -> dict:
         "duration": round(end - start, 3),
         "start_segment": segments[first]["id"],
         "end_segment": segments[last]["id"],
-        "text": " ".join(w["word"] for w in words),
-        "words": [{"word": w["word"], "start": w["start"], "end": w["end"]} for w in words],
+        "text": join_words(words),
+        "words": [{"word": w["word"], "start": w["start"], "end": w["end"], "space": w.get("space", True)}
+                  for w in words],
     }
 
 

@@ -16,6 +16,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from ..clipping import join_words
 from ..errors import PermanentError
 from ..media import ffmpeg_binary
 from ..storage import video_key
@@ -95,15 +96,15 @@ def cues(clip: dict) -> list[tuple[float, float, str]]:
     """Caption cues from the clip's words, times relative to the clip's start."""
     out, current = [], []
     for word in clip["words"]:
-        if current and (len(current) >= WORDS_PER_CUE or word["end"] - current[0]["start"] > CUE_MAX_S):
+        full = bool(current) and (len(current) >= WORDS_PER_CUE or word["end"] - current[0]["start"] > CUE_MAX_S)
+        if current and full and word.get("space", True):  # never split "www.example.org"
             out.append(current)
             current = []
         current.append(word)
     if current:
         out.append(current)
     base = clip["start"]
-    return [(max(0.0, c[0]["start"] - base), max(0.0, c[-1]["end"] - base), " ".join(w["word"] for w in c))
-            for c in out]
+    return [(max(0.0, c[0]["start"] - base), max(0.0, c[-1]["end"] - base), join_words(c)) for c in out]
 
 
 def _stamp(seconds: float, sep: str) -> str:

@@ -106,8 +106,11 @@ def transcribe_chunk(model, audio, offset: float, progress) -> list[dict]:
     )
     out = []
     for segment in segments:
+        # Whisper starts a word that follows a space with that space: keep it as a flag, so
+        # "www.example.org" is not rejoined as "www .example .org".
         words = [{"word": w.word.strip(), "start": round(w.start + offset, 3), "end": round(w.end + offset, 3),
-                  "probability": round(w.probability, 3)} for w in (segment.words or []) if w.word.strip()]
+                  "probability": round(w.probability, 3), "space": w.word[:1].isspace()}
+                 for w in (segment.words or []) if w.word.strip()]
         if words:
             out.append({"start": words[0]["start"], "end": words[-1]["end"], "text": segment.text.strip(),
                         "words": words})

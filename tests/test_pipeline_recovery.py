@@ -1,0 +1,53 @@
+"""Crashes in the middle of the real pipeline cost only the unfinished part."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from workers import queue
+from workers.storage import LocalStorage
+
+from .conftest import REPO, wait_for
+
+
+def start_worker(database_url, data_dir, *args):
+    env = {**os.environ, "DATABASE_URL": database_url, "CLIPQUEUE_DATA_DIR": str(data_dir),
+           "CLIPQUEUE_RENDER_PARALLEL": "1", "CLIPQUEUE_LOG_LEVEL": "INFO"}
+    return subprocess.Popen([sys.executable, "-m", "workers", "run", "--lease-seconds", "2", *args], cwd=REPO,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_worker_killed_during_clip_generation_leaves_only_unrendered_clips_to_redo(database_url, db, media, tmp_path):
+    data = tmp_path / "data"
+    source = media / "manifesto.mp4"
+    token = queue.enqueue(db, source_url=source.as_uri(), normalized_url=source.as_uri(),
+                          options={"local_file": str(source), "clip_min_seconds": 10, "clip_max_seconds": 20,
+                                   "max_clips": 4}).token
+    clip_dir = data / "storage" / "videos" / "1" / "clip_generation"
+    victim = start_worker(database_url, data)
+    try:
+        wait_for(lambda: clip_dir.is_dir() and any(p.suffix == ".mp4" for p in clip_dir.iterdir()), timeout=240,
+                 interval=0.005, message="the first clip to be published")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    done_before = {p.name: p.stat().st_mtime_ns for p in clip_dir.iterdir() if p.suffix == ".mp4"}
+    assert queue.job_by_token(db, token)["step"] == "clip_generation"
+
+    survivor = start_worker(database_url, data, "--burst")
+    _, err = survivor.communicate(timeout=240)
+    assert survivor.returncode == 0, err[-3000:]
+    job = queue.job_by_token(db, token)
+    assert job["status"] == "done", job
+    out = queue.checkpoints_for_video(db, job["video_id"])["clip_generation"]["output"]
+    assert len(out["clips"]) == 4
+    assert out["rendered"] == 4 - len(done_before) >= 1  # only the clips that were not published yet
+    for name, mtime in done_before.items():
+        assert (clip_dir / name).stat().st_mtime_ns == mtime  # untouched
+    assert err.count("claimed download") == 0 and err.count("claimed transcript") == 0  # no earlier step redone
+    storage = LocalStorage(data / "storage")
+    assert all(storage.exists(k) for c in out["clips"] for k in c["files"].values())
