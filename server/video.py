@@ -128,6 +128,13 @@ def describe(job: dict, checkpoints: dict) -> dict:
         "updated_at": job["updated_at"],
         "finished_at": job["finished_at"],
     }
+    usage = [(cp["output"] or {}).get("usage") or {} for cp in checkpoints.values()]
+    if any(usage):
+        view["llm_usage"] = {
+            "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
+            "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
+            "cost_usd": round(sum(float(u.get("cost_usd") or 0) for u in usage), 6),
+        }
     if job["failure_cause"]:
         details = job["failure_details"] or {}
         view["failure"] = {"cause": job["failure_cause"],

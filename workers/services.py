@@ -18,7 +18,8 @@ def build_llm(settings: Settings):
 
     if not settings.openai_api_key:
         raise SettingsError("CLIPQUEUE_LLM_BACKEND=openai needs OPENAI_API_KEY")
-    return OpenAILLM(api_key=settings.openai_api_key, base_url=settings.openai_base_url, model=settings.llm_model)
+    return OpenAILLM(api_key=settings.openai_api_key, base_url=settings.openai_base_url, model=settings.llm_model,
+                     price_input_per_m=settings.llm_price_input, price_output_per_m=settings.llm_price_output)
 
 
 def build_services(settings: Settings) -> dict:

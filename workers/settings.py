@@ -75,6 +75,8 @@ class Settings:
     transcribe_chunk_s: float = 600.0
     llm_backend: str = "auto"
     llm_model: str = "gpt-4o"
+    llm_price_input: float = 2.5    # USD per million prompt tokens
+    llm_price_output: float = 10.0  # USD per million completion tokens
     clip_min_s: float = 15.0
     clip_max_s: float = 60.0
     max_clips: int = 5
@@ -111,6 +113,8 @@ class Settings:
             transcribe_chunk_s=_number(env, "CLIPQUEUE_TRANSCRIBE_CHUNK_S", cls.transcribe_chunk_s, minimum=30),
             llm_backend=_choice(env, "CLIPQUEUE_LLM_BACKEND", cls.llm_backend, ("auto", "local", "openai")),
             llm_model=env.get("CLIPQUEUE_LLM_MODEL") or cls.llm_model,
+            llm_price_input=_number(env, "CLIPQUEUE_LLM_PRICE_INPUT", cls.llm_price_input),
+            llm_price_output=_number(env, "CLIPQUEUE_LLM_PRICE_OUTPUT", cls.llm_price_output),
             clip_min_s=_number(env, "CLIPQUEUE_CLIP_MIN_S", cls.clip_min_s, minimum=1),
             clip_max_s=_number(env, "CLIPQUEUE_CLIP_MAX_S", cls.clip_max_s, minimum=2),
             max_clips=_number(env, "CLIPQUEUE_MAX_CLIPS", cls.max_clips, kind=int, minimum=1),

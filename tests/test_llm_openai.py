@@ -1,0 +1,105 @@
+"""The openai backend through the real SDK against an OpenAI-compatible server on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workers import queue
+from workers.errors import PermanentError, TransientError
+from workers.llm_openai import ATTEMPTS, OpenAILLM
+from workers.retry import RetryPolicy
+from workers.runner import Worker
+from workers.steps import STEPS, default_step_table
+from workers.storage import LocalStorage
+
+from .support.fake_openai import FakeOpenAI
+
+SEGMENTS = [{"id": i, "start": i * 5.0, "end": i * 5.0 + 4.5, "text": f"Sentence number {i} about class struggle.",
+             "words": [{"word": "w", "start": i * 5.0, "end": i * 5.0 + 4.5}]} for i in range(20)]
+
+
+@pytest.fixture
+def fake():
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def llm(fake):
+    sleeps = []
+    model = OpenAILLM(api_key="sk-test", base_url=fake.base_url, model="gpt-4o", timeout=2, sleep=sleeps.append)
+    model.sleeps = sleeps
+    return model
+
+
+def test_structured_replies_come_back_parsed_with_raw_and_usage(fake, llm):
+    kind = llm.content_type(SEGMENTS)
+    assert kind["result"] == {"content_type": "lecture", "confidence": 0.8, "language": "en"}
+    clips = llm.find_clips(SEGMENTS, content_type="lecture", min_s=15, max_s=30, count=3)
+    assert clips["result"]["clips"][0]["start_segment"] == 0 and clips["result"]["clips"][0]["end_segment"] == 3
+    assert json.loads(clips["raw"][0])["clips"][0]["title"] == "Moment 1"  # the raw reply, kept verbatim
+    assert clips["usage"] == {"prompt_tokens": 1000, "completion_tokens": 100, "cost_usd": 0.0035}
+    request = fake.requests[1]
+    assert request["path"] == "/v1/chat/completions" and request["auth"] == "Bearer sk-test"
+    assert request["body"]["model"] == "gpt-4o"
+    fmt = request["body"]["response_format"]
+    assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
+    assert "[7] (4.5 s) Sentence number 7" in request["body"]["messages"][-1]["content"]
+
+
+def test_a_429_is_retried_after_its_retry_after(fake, llm):
+    fake.script = [("status", 429, {"Retry-After": "2"})]
+    assert llm.content_type(SEGMENTS)["result"]["content_type"] == "lecture"
+    assert len(fake.requests) == 2 and llm.sleeps == [2.0]
+
+
+def test_5xx_and_garbled_output_are_retried_in_call(fake, llm):
+    fake.script = [("status", 500), ("text", '{"content_type": "lec'), ("text", "Sure! Here is the JSON:")]
+    assert llm.content_type(SEGMENTS)["result"]["content_type"] == "lecture"
+    assert len(fake.requests) == 4 and llm.sleeps == sorted(llm.sleeps)
+
+
+def test_output_that_stays_garbled_fails_clearly(fake, llm):
+    fake.script = [("text", "{{{ not json")] * ATTEMPTS
+    with pytest.raises(PermanentError) as err:
+        llm.content_type(SEGMENTS)
+    assert err.value.cause == "llm_bad_output" and "not valid" in err.value.message
+    assert len(fake.requests) == ATTEMPTS and err.value.details["raw"][-1] == "{{{ not json"
+
+
+def test_citations_of_segments_that_do_not_exist_are_not_accepted(fake, llm):
+    fake.script = [("json", {"clips": [{"start_segment": 500, "end_segment": 501, "title": "x", "hook": "x",
+                                        "reason": "x", "score": 1}]})]
+    clips = llm.find_clips(SEGMENTS, content_type="lecture", min_s=15, max_s=30, count=3)
+    assert len(fake.requests) == 2 and clips["result"]["clips"][0]["start_segment"] == 0
+
+
+def test_a_long_outage_raises_a_transient_error_for_the_job(fake, llm):
+    fake.script = [("status", 503)] * ATTEMPTS
+    with pytest.raises(TransientError) as err:
+        llm.content_type(SEGMENTS)
+    assert err.value.cause == "llm_unavailable" and len(fake.requests) == ATTEMPTS
+
+
+def test_an_outage_longer_than_in_call_retries_reschedules_the_job_without_redoing_earlier_steps(
+        database_url, db, settings, fake, llm, media, tmp_path):
+    source = media / "jfk.flac"
+    token = queue.enqueue(db, source_url=source.as_uri(), normalized_url=source.as_uri(), max_retries=5,
+                          options={"local_file": str(source), "clip_min_seconds": 5, "clip_max_seconds": 12}).token
+    fake.script = [("status", 500)] * (2 * ATTEMPTS)  # two job attempts of content_type fail
+    services = {"storage": LocalStorage(tmp_path / "storage"), "llm": llm}
+    worker = Worker(database_url, default_step_table(), steps=STEPS, burst=True, services=services,
+                    settings=settings.replace(data_dir=tmp_path), policy=RetryPolicy(base=0.05, cap=0.2))
+    worker.run()
+    job = queue.job_by_token(db, token)
+    assert job["status"] == "done", job
+    events = db.execute("SELECT kind::text AS kind, step::text AS step, error FROM queue_events ORDER BY id").fetchall()
+    retries = [e for e in events if e["kind"] == "retry_scheduled"]
+    assert [(e["step"], e["error"]) for e in retries] == [("content_type", "llm_unavailable")] * 2
+    succeeded = [e["step"] for e in events if e["kind"] == "succeeded"]
+    assert succeeded == list(STEPS)  # each step finished once: download and transcript not redone
+    outputs = queue.checkpoints_for_video(db, job["video_id"])
+    assert outputs["content_type"]["output"]["backend"] == "openai"
+    assert outputs["clip_lookup"]["output"]["usage"]["prompt_tokens"] == 1000
