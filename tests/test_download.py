@@ -126,3 +126,30 @@ def test_an_audio_only_file_is_accepted(step_ctx, media_server, media):
     video, ctx = step_ctx("download", media_server.add("/jfk.flac", media / "jfk.flac"))
     out = download.run(video, ctx)
     assert out["video_codec"] is None and out["audio_codec"] == "flac" and out["duration"] == 11.0
+
+
+def test_a_video_that_runs_longer_than_its_sound_is_not_mistaken_for_a_truncated_file(media, tmp_path):
+    from workers.media import probe
+
+    from .support.mediafiles import ffmpeg
+
+    out = tmp_path / "outro.mp4"  # 11 s of speech, then 5 s of picture without sound
+    ffmpeg("-f", "lavfi", "-i", "color=c=black:s=320x180:r=10:d=16", "-i", str(media / "jfk.flac"),
+           "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", str(out))
+    info = probe(out)
+    assert info.duration >= 15.9 and info.audio_codec == "aac"
+
+
+def test_an_mp4_cut_short_after_its_header_is_reported_as_truncated(media, tmp_path):
+    from workers.errors import PermanentError
+    from workers.media import probe
+
+    from .support.mediafiles import ffmpeg
+
+    whole = tmp_path / "faststart.mp4"  # header first, so a cut keeps a readable header
+    ffmpeg("-i", str(media / "manifesto.mp4"), "-c", "copy", "-movflags", "+faststart", str(whole))
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(PermanentError) as err:
+        probe(cut)
+    assert err.value.cause == "corrupt_media" and "truncated" in err.value.message

@@ -37,13 +37,16 @@ def probe(path: Path) -> MediaInfo:
             if audio is None:
                 raise PermanentError("no_audio", "the media has no audio track to transcribe")
             duration = _duration(container, audio)
+            # A truncated file declares more audio than it holds. Compare with the audio
+            # stream's own declared length: a video may rightly run longer than its sound.
+            declared = float(audio.duration * audio.time_base) if audio.duration and audio.time_base else duration
             last = 0.0
             for packet in container.demux(audio):
                 if packet.pts is not None and packet.time_base is not None:
                     last = max(last, float(packet.pts * packet.time_base))
-            if duration > 5 and last < duration - max(2.0, 0.02 * duration):
+            if declared > 5 and last < declared - max(2.0, 0.02 * declared):
                 raise PermanentError("corrupt_media",
-                                     f"the media file is truncated: audio stops at {last:.1f} s of {duration:.1f} s")
+                                     f"the media file is truncated: audio stops at {last:.1f} s of {declared:.1f} s")
             return MediaInfo(
                 container=container.format.name,
                 duration=round(duration, 3),
