@@ -156,8 +156,12 @@ def public_result(result, token: str):
     for clip in result["clips"]:
         clip = dict(clip)
         files = clip.pop("files", None) or {}
-        clip["urls"] = {kind: url_for("video.files", token=token, name=key.rsplit("/", 1)[-1])
-                        for kind, key in files.items()}
+        storage = state().storage
+        if hasattr(storage, "presigned_url"):  # S3: the client fetches from the bucket directly
+            clip["urls"] = {kind: storage.presigned_url(key) for kind, key in files.items()}
+        else:
+            clip["urls"] = {kind: url_for("video.files", token=token, name=key.rsplit("/", 1)[-1])
+                            for kind, key in files.items()}
         clips.append(clip)
     return {**result, "clips": clips}
 

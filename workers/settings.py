@@ -66,6 +66,9 @@ class Settings:
     db_pool_size: int = 10
     log_level: str = "INFO"
     storage_backend: str = "local"
+    s3_bucket: str | None = None
+    s3_endpoint: str | None = None
+    s3_region: str | None = None
     max_duration_s: float = 4 * 3600.0
     max_filesize_mb: float = 4096.0
     download_retries: int = 10
@@ -103,7 +106,10 @@ class Settings:
             max_body_bytes=_number(env, "CLIPQUEUE_MAX_BODY_BYTES", cls.max_body_bytes, kind=int, minimum=256),
             db_pool_size=_number(env, "CLIPQUEUE_DB_POOL_SIZE", cls.db_pool_size, kind=int, minimum=1),
             log_level=(env.get("CLIPQUEUE_LOG_LEVEL") or "INFO").upper(),
-            storage_backend=_choice(env, "CLIPQUEUE_STORAGE", cls.storage_backend, ("local",)),
+            storage_backend=_choice(env, "CLIPQUEUE_STORAGE", cls.storage_backend, ("local", "s3")),
+            s3_bucket=env.get("CLIPQUEUE_S3_BUCKET") or None,
+            s3_endpoint=env.get("CLIPQUEUE_S3_ENDPOINT") or None,
+            s3_region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
             max_duration_s=_number(env, "CLIPQUEUE_MAX_DURATION_S", cls.max_duration_s, minimum=1),
             max_filesize_mb=_number(env, "CLIPQUEUE_MAX_FILESIZE_MB", cls.max_filesize_mb, minimum=1),
             download_retries=_number(env, "CLIPQUEUE_DOWNLOAD_RETRIES", cls.download_retries, kind=int),
