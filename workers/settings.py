@@ -75,6 +75,7 @@ class Settings:
     whisper_engine: str = "faster-whisper"
     whisper_model: str = "tiny.en"
     whisper_device: str = "auto"
+    whisper_vad: bool = True
     transcribe_chunk_s: float = 600.0
     llm_backend: str = "auto"
     llm_model: str = "gpt-4o"
@@ -113,9 +114,10 @@ class Settings:
             max_duration_s=_number(env, "CLIPQUEUE_MAX_DURATION_S", cls.max_duration_s, minimum=1),
             max_filesize_mb=_number(env, "CLIPQUEUE_MAX_FILESIZE_MB", cls.max_filesize_mb, minimum=1),
             download_retries=_number(env, "CLIPQUEUE_DOWNLOAD_RETRIES", cls.download_retries, kind=int),
-            whisper_engine=_choice(env, "WHISPER_ENGINE", cls.whisper_engine, ("faster-whisper",)),
+            whisper_engine=_choice(env, "WHISPER_ENGINE", cls.whisper_engine, ("faster-whisper", "openai-whisper")),
             whisper_model=env.get("WHISPER_MODEL") or cls.whisper_model,
             whisper_device=_choice(env, "WHISPER_DEVICE", cls.whisper_device, ("auto", "cpu", "cuda")),
+            whisper_vad=_bool(env, "WHISPER_VAD", cls.whisper_vad),
             transcribe_chunk_s=_number(env, "CLIPQUEUE_TRANSCRIBE_CHUNK_S", cls.transcribe_chunk_s, minimum=30),
             llm_backend=_choice(env, "CLIPQUEUE_LLM_BACKEND", cls.llm_backend, ("auto", "local", "openai")),
             llm_model=env.get("CLIPQUEUE_LLM_MODEL") or cls.llm_model,

