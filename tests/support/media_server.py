@@ -8,6 +8,7 @@ Listens on 127.0.0.1 only.
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -95,7 +96,7 @@ class MediaServer:
                     server._record(name, header, status, cut)
                     self.close_connection = True
                     try:
-                        self.connection.shutdown(2)
+                        self.connection.shutdown(socket.SHUT_WR)  # FIN after the partial body
                     except OSError:
                         pass
                     return

@@ -84,6 +84,10 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
     options = {
         "outtmpl": str(work / "media.%(ext)s"),
         "continuedl": True,                  # resume .part files with Range
+        # A fixed read block: a dropped connection loses at most one partial block, so a
+        # resumed download re-fetches at most 32 KB (yt-dlp's adaptive blocks reach 4 MB).
+        "buffersize": 32 * 1024,
+        "noresizebuffer": True,
         "retries": settings.download_retries,  # yt-dlp as a library defaults to 0
         "fragment_retries": settings.download_retries,
         "file_access_retries": 3,
