@@ -1,4 +1,4 @@
-"""``/public/video``: submit a URL, read a job's status by its token."""
+"""``/public/video``: submit a URL, read a job's status by its token, fetch its clip files."""
 from __future__ import annotations
 
 import re
