@@ -51,3 +51,18 @@ def test_a_worker_killed_during_clip_generation_leaves_only_unrendered_clips_to_
     assert err.count("claimed download") == 0 and err.count("claimed transcript") == 0  # no earlier step redone
     storage = LocalStorage(data / "storage")
     assert all(storage.exists(k) for c in out["clips"] for k in c["files"].values())
+
+
+def test_the_process_command_runs_a_file_end_to_end_and_prints_its_clips(database_url, db, media, tmp_path):
+    env = {**os.environ, "DATABASE_URL": database_url, "CLIPQUEUE_DATA_DIR": str(tmp_path / "data"),
+           "CLIPQUEUE_LOG_LEVEL": "WARNING"}
+    command = [sys.executable, "-m", "workers", "process", str(media / "jfk.flac")]
+    first = subprocess.run(command, cwd=REPO, env={**env, "CLIPQUEUE_CLIP_MIN_S": "5", "CLIPQUEUE_CLIP_MAX_S": "12"},
+                           capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "submitted:" in first.stdout and "clip_generation  [########################] 100.0%" in first.stdout
+    assert " 1  0:0" in first.stdout and ".m4a" in first.stdout
+    # the same file again is the same work: printed at once, nothing redone
+    again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "already submitted" in again.stdout
+    assert db.execute("SELECT count(*) AS n FROM step_checkpoints").fetchone()["n"] == 5

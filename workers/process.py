@@ -58,7 +58,7 @@ def process(target: str, settings, database_url: str, out=sys.stdout) -> int:
         started = time.monotonic()
         thread.start()
         try:
-            row = _watch(conn, job.token, out, worker)
+            row = _watch(conn, job.token, out, thread)
         finally:
             worker.stop(immediately=True)
             thread.join(timeout=60)
@@ -73,8 +73,9 @@ def process(target: str, settings, database_url: str, out=sys.stdout) -> int:
     return 0
 
 
-def _watch(conn, token: str, out, worker) -> dict:
-    """Draw progress until the video reaches a terminal state; return its row."""
+def _watch(conn, token: str, out, worker_thread: threading.Thread) -> dict:
+    """Draw progress until the video reaches a terminal state (or the worker stops, as on
+    Ctrl-C); return its row."""
     tty = out.isatty()
     shown: dict[str, str] = {}
     while True:
@@ -93,10 +94,7 @@ def _watch(conn, token: str, out, worker) -> dict:
                 end = "\n" if step in checkpoints else ""
                 print(("\r" if tty else "") + line, end=end if tty else "\n", file=out, flush=True)
                 shown[step] = line
-        if row["status"] in TERMINAL:
-            return row
-        if not any(t.name.startswith("slot") and t.is_alive() for t in threading.enumerate()) and \
-                worker._stopping.is_set():
+        if row["status"] in TERMINAL or not worker_thread.is_alive():
             return row
         time.sleep(0.3)
 
