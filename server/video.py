@@ -152,11 +152,11 @@ def public_result(result, token: str):
     """Clip files become URLs (served by ``files`` below); storage keys stay internal."""
     if not isinstance(result, dict) or not isinstance(result.get("clips"), list):
         return result
+    storage = state().storage
     clips = []
     for clip in result["clips"]:
         clip = dict(clip)
         files = clip.pop("files", None) or {}
-        storage = state().storage
         if hasattr(storage, "presigned_url"):  # S3: the client fetches from the bucket directly
             clip["urls"] = {kind: storage.presigned_url(key) for kind, key in files.items()}
         else:

@@ -6,7 +6,6 @@ import collections
 import signal
 
 from workers import queue
-from workers.steps import STEPS
 
 from .conftest import wait_for
 from .support.steps import read_executions

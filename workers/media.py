@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -78,11 +77,10 @@ def sha256_file(path: Path) -> str:
 
 
 def ffmpeg_binary(configured: str | None = None) -> str:
-    """The configured ffmpeg, else the static one from imageio-ffmpeg."""
+    """The configured ffmpeg (``settings.ffmpeg``, from CLIPQUEUE_FFMPEG), else the static
+    one from imageio-ffmpeg."""
     if configured:
         return configured
-    if os.environ.get("CLIPQUEUE_FFMPEG"):
-        return os.environ["CLIPQUEUE_FFMPEG"]
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
