@@ -86,25 +86,25 @@ def status():
     if not TOKEN_PATTERN.fullmatch(token):
         raise ApiError(400, "invalid_token", "that is not a ClipQueue token")
     with state().pool.connection() as conn:
-        job = queue.job_by_token(conn, token)
-        if job is None:
-            raise ApiError(404, "unknown_token", "no video was submitted with that token")
-        checkpoints = queue.checkpoints_for_video(conn, job["video_id"])
-    response = jsonify(describe(job, checkpoints))
+        job = queue.job_status(conn, token)
+    if job is None:
+        raise ApiError(404, "unknown_token", "no video was submitted with that token")
+    response = jsonify(describe(job))
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def describe(job: dict, checkpoints: dict) -> dict:
-    """The public view of a job: no internal ids, no worker names, no tracebacks."""
-    status, current = job["status"], job["step"]
+def describe(job: dict) -> dict:
+    """The public view of a job (a ``queue.job_status`` row): no internal ids, no worker
+    names, no tracebacks."""
+    status, current, checkpoints = job["status"], job["step"], job["checkpoints"]
     timeline = []
     for step in STEPS:
         entry = {"step": step, "state": "pending"}
         done = checkpoints.get(step)
         if done is not None:
             entry.update(state="done", started_at=done["started_at"], finished_at=done["finished_at"],
-                         duration_s=round((done["finished_at"] - done["started_at"]).total_seconds(), 3))
+                         duration_s=done["duration_s"])
         elif step == current:
             entry["state"] = {"running": "running", "failed": "failed", "cancelled": "cancelled"}.get(
                 status, "retrying" if job["retry"] else "queued")
@@ -128,7 +128,7 @@ def describe(job: dict, checkpoints: dict) -> dict:
         "updated_at": job["updated_at"],
         "finished_at": job["finished_at"],
     }
-    usage = [(cp["output"] or {}).get("usage") or {} for cp in checkpoints.values()]
+    usage = [cp.get("usage") or {} for cp in checkpoints.values()]
     if any(usage):
         view["llm_usage"] = {
             "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
@@ -136,15 +136,14 @@ def describe(job: dict, checkpoints: dict) -> dict:
             "cost_usd": round(sum(float(u.get("cost_usd") or 0) for u in usage), 6),
         }
     if job["failure_cause"]:
-        details = job["failure_details"] or {}
         view["failure"] = {"cause": job["failure_cause"],
-                           "message": details.get("message") or job["failure_cause"]}
+                           "message": job["failure_message"] or job["failure_cause"]}
         if status == "queued":
             view["next_attempt_at"] = job["run_after"]
     if status == "done":
         # Only the last step's "result" is public; the rest of a checkpoint is internal.
         last = checkpoints.get(STEPS[-1])
-        view["result"] = public_result((last["output"] or {}).get("result"), job["token"]) if last else None
+        view["result"] = public_result(last.get("result"), job["token"]) if last else None
     return view
 
 
@@ -178,10 +177,9 @@ def files(token: str, name: str):
         raise ApiError(404, "not_found", "no such file")
     app_state = state()
     with app_state.pool.connection() as conn:
-        job = queue.job_by_token(conn, token)
-        checkpoints = queue.checkpoints_for_video(conn, job["video_id"]) if job else {}
-    last = checkpoints.get(STEPS[-1])
-    keys = [k for k in (last["storage_keys"] if last else []) if k.rsplit("/", 1)[-1] == name]
+        job = queue.job_status(conn, token)
+    last = job["checkpoints"].get(STEPS[-1]) if job else None
+    keys = [k for k in ((last or {}).get("storage_keys") or []) if k.rsplit("/", 1)[-1] == name]
     if not keys or not hasattr(app_state.storage, "local_path"):
         raise ApiError(404, "not_found", "no such file")
     path = app_state.storage.local_path(keys[0])

@@ -6,6 +6,7 @@
     python -m workers cancel TOKEN        python -m workers requeue TOKEN
     python -m workers overview            python -m workers failures
     python -m workers limit STEP N        python -m workers limit STEP --clear
+    python -m workers prune [--retention-days D]
     python -m workers migrate             python -m workers db-url
 """
 from __future__ import annotations
@@ -48,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     limit.add_argument("step", nargs="?", choices=STEPS)
     limit.add_argument("max_running", nargs="?", type=int)
     limit.add_argument("--clear", action="store_true")
+    prune_cmd = sub.add_parser("prune", help="archive finished jobs and delete old events now")
+    prune_cmd.add_argument("--retention-days", type=float,
+                           help="archive jobs finished longer ago (default CLIPQUEUE_RETENTION_DAYS)")
+    prune_cmd.add_argument("--event-retention-days", type=float,
+                           help="delete older events (default CLIPQUEUE_EVENT_RETENTION_DAYS)")
     sub.add_parser("migrate", help="apply pending migrations")
     sub.add_parser("db-url", help="print the database URL in use (starts the embedded one)")
     return p
@@ -55,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def _print(rows) -> None:
     print(json.dumps(rows, indent=2, default=str))
+
+
+def _or(value, default):
+    return default if value is None else value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             step = queue.requeue_job(conn, args.token, actor="cli")
             print(f"requeued at {step}" if step else "error: no failed or cancelled job with that token")
             return 0 if step else 1
+        elif args.command == "prune":
+            from .maintenance import prune
+
+            done = prune(conn, retention_days=_or(args.retention_days, settings.retention_days),
+                         event_retention_days=_or(args.event_retention_days, settings.event_retention_days),
+                         max_batches=10**6)
+            _print({"archived": done.archived, "events_deleted": done.events_deleted})
         elif args.command == "overview":
             _print({"jobs": queue.queue_overview(conn), "limits": queue.step_limits(conn)})
         elif args.command == "failures":

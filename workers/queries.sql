@@ -10,9 +10,9 @@
 SELECT 1 AS ok;
 
 -- name: enqueue
--- Idempotent: a URL whose job is queued, running or done gets that job's token back
--- (created = false); a failed or cancelled one gets a new job that starts at the first
--- step without a checkpoint, so finished work is never redone.
+-- Idempotent: a URL whose job is queued, running or done (archived or not) gets that
+-- job's token back (created = false); a failed or cancelled one gets a new job that starts
+-- at the first step without a checkpoint, so finished work is never redone.
 WITH video AS (
     INSERT INTO videos (source_url, normalized_url)
     VALUES (%(source_url)s, %(normalized_url)s)
@@ -27,6 +27,8 @@ WITH video AS (
                                          WHERE c.video_id = video.id AND c.step = s.step)),
                     'download')
       FROM video
+     WHERE NOT EXISTS (SELECT 1 FROM video_processing_archive a
+                        WHERE a.video_id = video.id AND a.status = 'done')
     ON CONFLICT (video_id) WHERE status IN ('queued', 'running', 'done') DO NOTHING
     RETURNING id, video_id, token, pipeline_step
 ), event AS (
@@ -40,7 +42,16 @@ UNION ALL
 SELECT q.token, false, 0
   FROM video_processing_queue q JOIN video ON q.video_id = video.id
  WHERE q.status IN ('queued', 'running', 'done')
-   AND NOT EXISTS (SELECT 1 FROM job);
+   AND NOT EXISTS (SELECT 1 FROM job)
+UNION ALL
+(SELECT a.token, false, 0
+   FROM video_processing_archive a JOIN video ON a.video_id = video.id
+  WHERE a.status = 'done'
+    AND NOT EXISTS (SELECT 1 FROM job)
+    AND NOT EXISTS (SELECT 1 FROM video_processing_queue q
+                     WHERE q.video_id = video.id AND q.status IN ('queued', 'running', 'done'))
+  ORDER BY a.id DESC
+  LIMIT 1);
 
 -- name: lock_step_limits
 -- First statement of the claim transaction: serializes the claimers of limited steps, so
@@ -319,12 +330,49 @@ SELECT c.step::text AS step, c.output, c.storage_keys, c.attempt, c.worker_id, c
  ORDER BY c.step;  -- enum order = pipeline order
 
 -- name: job_by_token
-SELECT q.id AS job_id, q.video_id, q.token, q.status::text AS status,
-       q.pipeline_step::text AS step, q.retry, q.max_retries, q.step_started_at,
-       q.step_progress, q.run_after, q.failure_cause, q.failure_details, q.cancel_requested,
-       q.created_at, q.updated_at, q.finished_at, v.source_url, v.title, v.duration_s
-  FROM video_processing_queue q JOIN videos v ON v.id = q.video_id
- WHERE q.token = %(token)s;
+-- A job archived after the retention period (video_processing_archive) still answers.
+SELECT j.id AS job_id, j.video_id, j.token, j.status::text AS status,
+       j.pipeline_step::text AS step, j.retry, j.max_retries, j.step_started_at,
+       j.step_progress, j.run_after, j.failure_cause, j.failure_details, j.cancel_requested,
+       j.created_at, j.updated_at, j.finished_at, v.source_url, v.title, v.duration_s
+  FROM (SELECT q.* FROM video_processing_queue q WHERE q.token = %(token)s
+        UNION ALL
+        SELECT a.id, a.video_id, a.token, a.status, a.pipeline_step, a.retry, a.max_retries,
+               a.priority, a.run_after, a.attempt, a.locked_by, a.lease_expires_at,
+               a.heartbeat_at, a.step_started_at, a.step_progress, a.failure_cause,
+               a.failure_details, a.cancel_requested, a.options, a.created_at, a.updated_at,
+               a.finished_at
+          FROM video_processing_archive a WHERE a.token = %(token)s
+         LIMIT 1) j
+  JOIN videos v ON v.id = j.video_id;
+
+-- name: job_status
+-- The public status read in one round trip: the job (live or archived) and, per finished
+-- step, only what the public view shows (times, LLM usage, the last step's result and
+-- files) -- never whole checkpoints, which can hold a full transcript.
+SELECT j.token, j.status::text AS status, j.pipeline_step::text AS step, j.retry,
+       j.max_retries, j.step_started_at, j.step_progress, j.run_after, j.failure_cause,
+       j.failure_details ->> 'message' AS failure_message, j.created_at, j.updated_at,
+       j.finished_at, v.source_url,
+       (SELECT coalesce(jsonb_object_agg(c.step, jsonb_build_object(
+                  'started_at', c.started_at, 'finished_at', c.finished_at,
+                  'duration_s', round(extract(epoch FROM c.finished_at - c.started_at), 3),
+                  'usage', c.output -> 'usage',
+                  'result', CASE WHEN c.step = 'clip_generation' THEN c.output -> 'result' END,
+                  'storage_keys', CASE WHEN c.step = 'clip_generation' THEN c.storage_keys END)),
+                  '{}'::jsonb)
+          FROM step_checkpoints c WHERE c.video_id = j.video_id) AS checkpoints
+  FROM (SELECT q.token, q.video_id, q.status, q.pipeline_step, q.retry, q.max_retries,
+               q.step_started_at, q.step_progress, q.run_after, q.failure_cause,
+               q.failure_details, q.created_at, q.updated_at, q.finished_at
+          FROM video_processing_queue q WHERE q.token = %(token)s
+        UNION ALL
+        SELECT a.token, a.video_id, a.status, a.pipeline_step, a.retry, a.max_retries,
+               a.step_started_at, a.step_progress, a.run_after, a.failure_cause,
+               a.failure_details, a.created_at, a.updated_at, a.finished_at
+          FROM video_processing_archive a WHERE a.token = %(token)s
+         LIMIT 1) j
+  JOIN videos v ON v.id = j.video_id;
 
 -- name: request_cancel
 -- A queued job is cancelled at once; a running one at its worker's next heartbeat.
@@ -383,3 +431,42 @@ SELECT at, kind::text AS kind, token, source_url, step::text AS step, attempt, w
        error, message
   FROM recent_failures
  LIMIT %(limit)s;
+
+-- name: record_dropped_result
+-- Not fenced on purpose: the lease is already lost. Records that a step ran to its end
+-- and its result was refused (the wasted work operators see in the wasted_work view).
+INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, details)
+SELECT q.id, q.video_id, %(step)s::pipeline_step, 'result_dropped', %(worker_id)s,
+       %(attempt)s, jsonb_build_object('duration_s', %(duration_s)s::float8)
+  FROM (SELECT id, video_id FROM video_processing_queue WHERE id = %(job_id)s
+        UNION ALL
+        SELECT id, video_id FROM video_processing_archive WHERE id = %(job_id)s
+        LIMIT 1) q
+RETURNING id;
+
+-- name: archive_finished
+-- Hygiene: moves up to %(batch)s finished jobs older than the retention into
+-- video_processing_archive, in one statement (a reader sees each job in exactly one of
+-- the two tables). SKIP LOCKED: several workers may run it at once.
+WITH moved AS (
+    DELETE FROM video_processing_queue q
+     WHERE q.id IN (SELECT f.id
+                      FROM video_processing_queue f
+                     WHERE f.status IN ('done', 'failed', 'cancelled')
+                       AND f.finished_at < now() - make_interval(secs => %(retention_seconds)s)
+                     ORDER BY f.finished_at
+                     LIMIT %(batch)s
+                       FOR UPDATE SKIP LOCKED)
+    RETURNING q.*
+)
+INSERT INTO video_processing_archive
+SELECT moved.*, now() FROM moved
+RETURNING id;
+
+-- name: prune_events
+-- Hygiene: deletes up to %(batch)s events older than the event retention.
+DELETE FROM queue_events
+ WHERE id IN (SELECT e.id FROM queue_events e
+               WHERE e.at < now() - make_interval(secs => %(retention_seconds)s)
+               LIMIT %(batch)s)
+RETURNING id;

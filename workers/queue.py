@@ -224,6 +224,31 @@ def job_by_token(conn: psycopg.Connection, token: str) -> dict | None:
     return conn.execute(sql("job_by_token"), {"token": token}).fetchone()
 
 
+def job_status(conn: psycopg.Connection, token: str) -> dict | None:
+    """The public status read (live or archived job) in one round trip; ``checkpoints``
+    maps each finished step to its times, LLM usage and, for the last step, its result."""
+    return conn.execute(sql("job_status"), {"token": token}).fetchone()
+
+
+def record_dropped_result(conn: psycopg.Connection, lease: Lease, *, step: str, duration_s: float) -> bool:
+    """Logs a step that ran to its end after its lease was lost (its result was refused)."""
+    params = {"job_id": lease.job_id, "worker_id": lease.worker_id, "attempt": lease.attempt,
+              "step": step, "duration_s": float(duration_s)}
+    return conn.execute(sql("record_dropped_result"), params).fetchone() is not None
+
+
+def archive_finished(conn: psycopg.Connection, *, retention_seconds: float, batch: int = 1000) -> int:
+    """Moves up to ``batch`` jobs finished more than ``retention_seconds`` ago to the archive."""
+    params = {"retention_seconds": float(retention_seconds), "batch": batch}
+    return len(conn.execute(sql("archive_finished"), params).fetchall())
+
+
+def prune_events(conn: psycopg.Connection, *, retention_seconds: float, batch: int = 5000) -> int:
+    """Deletes up to ``batch`` events older than ``retention_seconds``."""
+    params = {"retention_seconds": float(retention_seconds), "batch": batch}
+    return len(conn.execute(sql("prune_events"), params).fetchall())
+
+
 def request_cancel(conn: psycopg.Connection, token: str, *, actor: str = "operator") -> str | None:
     """Returns the status after the request ('cancelled' or 'running'), None when the job
     is unknown or already finished."""

@@ -26,6 +26,7 @@ from . import queue
 from .db import connect
 from .executor import Executor, Outcome
 from .heartbeat import Heartbeat
+from .maintenance import prune
 from .retry import RetryPolicy
 from .steps import StepTable
 
@@ -139,6 +140,8 @@ class Worker:
         job: queue.Job | None = None  # a chained step still leased to this slot
         failures = 0
         last_reap = float("-inf")
+        # Not at start-up: a fleet restarting at once should claim first, prune later.
+        last_prune = time.monotonic()
         while not self._stopping.is_set():
             try:
                 if conn is None or conn.closed:
@@ -150,6 +153,9 @@ class Worker:
                 if index == 0 and time.monotonic() >= last_reap + REAP_INTERVAL:
                     queue.reap_expired_leases(conn, worker_id=worker_id)
                     last_reap = time.monotonic()
+                if index == 0 and self._prune_due(last_prune):
+                    self._prune(conn)
+                    last_prune = time.monotonic()
                 if job is None:
                     if self.burst and queue.pending_work(conn, self.steps) == 0:
                         break
@@ -175,6 +181,17 @@ class Worker:
         if conn is not None:
             conn.close()
         self._notify_all()  # a burst slot leaving may let the others re-check
+
+    def _prune_due(self, last: float) -> bool:
+        interval = self.settings.prune_interval_s
+        return interval > 0 and time.monotonic() >= last + interval
+
+    def _prune(self, conn: psycopg.Connection) -> None:
+        done = prune(conn, retention_days=self.settings.retention_days,
+                     event_retention_days=self.settings.event_retention_days)
+        if done.archived or done.events_deleted:
+            log.info("hygiene: archived %s finished jobs, deleted %s old events",
+                     done.archived, done.events_deleted)
 
     def _limited(self, conn: psycopg.Connection) -> bool:
         """Whether one of this worker's steps has a fleet-wide limit (re-read every

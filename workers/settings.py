@@ -86,6 +86,9 @@ class Settings:
     max_clips: int = 5
     render_parallel: int = 2
     ffmpeg: str | None = None
+    retention_days: float = 7.0         # finished jobs stay in the hot queue table this long
+    event_retention_days: float = 90.0  # queue_events older than this are deleted
+    prune_interval_s: float = 600.0     # how often each worker runs the hygiene (0: never)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -128,6 +131,9 @@ class Settings:
             max_clips=_number(env, "CLIPQUEUE_MAX_CLIPS", cls.max_clips, kind=int, minimum=1),
             render_parallel=_number(env, "CLIPQUEUE_RENDER_PARALLEL", cls.render_parallel, kind=int, minimum=1),
             ffmpeg=env.get("CLIPQUEUE_FFMPEG") or None,
+            retention_days=_number(env, "CLIPQUEUE_RETENTION_DAYS", cls.retention_days),
+            event_retention_days=_number(env, "CLIPQUEUE_EVENT_RETENTION_DAYS", cls.event_retention_days),
+            prune_interval_s=_number(env, "CLIPQUEUE_PRUNE_INTERVAL", cls.prune_interval_s),
         )
 
     def replace(self, **changes) -> "Settings":
