@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import logging
+import time
+
+import psycopg
 
 from .db import connect, resolve_database_url
 from .migrate import apply_migrations
@@ -10,12 +13,25 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def prepare_database(settings: Settings) -> str:
+def prepare_database(settings: Settings, *, sleep=time.sleep, clock=time.monotonic) -> str:
     """Resolve the database URL (starting the embedded Postgres if none is configured),
-    apply pending migrations, and return the URL."""
+    apply pending migrations, and return the URL. A database that does not answer yet
+    (restarting, still booting) is retried with backoff for ``settings.db_wait_s`` seconds
+    before the error is raised, so a fleet started alongside Postgres comes up on its own."""
     url = resolve_database_url(settings)
-    with connect(url, application_name="clipqueue-migrate") as conn:
-        applied = apply_migrations(conn)
+    deadline = clock() + settings.db_wait_s
+    delay = 0.2
+    while True:
+        try:
+            with connect(url, application_name="clipqueue-migrate") as conn:
+                applied = apply_migrations(conn)
+            break
+        except psycopg.OperationalError as exc:
+            if clock() + delay > deadline:
+                raise
+            log.warning("database not reachable yet (%s); retrying in %.1f s", str(exc).strip(), delay)
+            sleep(delay)
+            delay = min(delay * 2, 5.0)
     if applied:
         log.info("applied migrations: %s", ", ".join(applied))
     return url

@@ -11,18 +11,20 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, TypeVar
 
 import psycopg
 
 from . import queue
 from .context import StepContext
+from .db import connect
 from .errors import Cancelled, LeaseLost, StepError
 from .heartbeat import Heartbeat
 from .retry import RetryPolicy
 from .steps import StepTable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class Executor:
         services: Mapping[str, Any] | None = None,
         clock=time.monotonic,
         step_clock=time.time,
+        sleep=time.sleep,
     ):
         self.step_table = step_table
         self.heartbeat = heartbeat
@@ -62,6 +65,7 @@ class Executor:
         self.services = services or {}
         self.clock = clock            # durations
         self.step_clock = step_clock  # what steps see as ctx.clock
+        self.sleep = sleep
 
     def execute(self, conn: psycopg.Connection, job: queue.Job, *, continue_steps: Sequence[str] = ()) -> Outcome:
         """Run ``job``'s step and record the outcome. When the next step is in
@@ -92,13 +96,18 @@ class Executor:
         if error is not None:
             return self._failed(conn, job, error, self.clock() - started)
         duration = self.clock() - started
-        advanced = queue.complete_step(conn, lease, step=job.step, output=output,
-                                       started_at=job.step_started_at, duration_s=duration,
-                                       continue_steps=continue_steps,
-                                       lease_seconds=self.heartbeat.lease_seconds)
+        advanced = self._persist(conn, lease, job.step, lambda c: queue.complete_step(
+            c, lease, step=job.step, output=output, started_at=job.step_started_at,
+            duration_s=duration, continue_steps=continue_steps,
+            lease_seconds=self.heartbeat.lease_seconds))
+        if advanced is _ALREADY_WRITTEN:
+            # Our write committed but its answer was lost with the connection: the result
+            # is safe; whatever the next step is, another claim will take it.
+            return Outcome(lease.job_id, job.token, job.step, result, "queued", duration)
         if advanced is None:
             log.warning("job %s: %s finished in %.2f s but the lease was lost; result dropped",
                         lease.job_id, job.step, duration)
+            self._record_dropped(conn, lease, job.step, duration)
             return Outcome(lease.job_id, job.token, job.step, "lease_lost", None, duration)
         log.info("job %s: %s %s in %.3f s -> %s %s", lease.job_id, job.step, result, duration,
                  advanced.status, advanced.step)
@@ -129,13 +138,14 @@ class Executor:
         # "message" is what clients see: the step's details never override it.
         details = {**extra, "message": decision.message, "step": job.step, "error_type": type(exc).__name__}
         if decision.retry:
-            ok = queue.schedule_retry(conn, lease, delay_seconds=decision.delay,
-                                      cause=decision.cause, details=details)
+            ok = self._persist(conn, lease, job.step, lambda c: queue.schedule_retry(
+                c, lease, delay_seconds=decision.delay, cause=decision.cause, details=details))
             result, status = "retry_scheduled", "queued"
             log.warning("job %s: %s failed (%s: %s); retry %s/%s in %.1f s", lease.job_id, job.step,
                         decision.cause, exc, job.retry + 1, job.max_retries, decision.delay)
         else:
-            ok = queue.fail_job(conn, lease, cause=decision.cause, details=details)
+            ok = self._persist(conn, lease, job.step, lambda c: queue.fail_job(
+                c, lease, cause=decision.cause, details=details))
             result, status = "failed", "failed"
             log.error("job %s: %s failed permanently (%s: %s)", lease.job_id, job.step,
                       decision.cause, exc)
@@ -145,6 +155,40 @@ class Executor:
         return Outcome(lease.job_id, job.token, job.step, result, status, duration,
                        cause=decision.cause, delay_s=decision.delay if decision.retry else None)
 
+    def _persist(self, conn: psycopg.Connection, lease: queue.Lease, step: str,
+                 write: Callable[[psycopg.Connection], T]) -> T | object:
+        """Run one fenced outcome write. When the connection drops (Postgres restarting),
+        retry it on fresh connections for as long as the lease could still be valid: the
+        fence makes a repeat harmless, and a finished step is not thrown away because of
+        a blip. Returns ``_ALREADY_WRITTEN`` when a retry finds that the first try had
+        committed after all; raises the connection error when the lease time runs out."""
+        try:
+            return write(conn)
+        except psycopg.OperationalError as exc:
+            log.warning("job %s: outcome write failed (%s); retrying on a new connection",
+                        lease.job_id, str(exc).strip())
+        deadline = self.clock() + self.heartbeat.lease_seconds
+        delay = 0.2
+        while True:
+            self.sleep(delay)
+            try:
+                with connect(self.heartbeat.database_url, application_name="clipqueue-outcome") as fresh:
+                    result = write(fresh)
+                    if not result and queue.outcome_written(fresh, lease, step=step):
+                        return _ALREADY_WRITTEN
+                    return result
+            except psycopg.OperationalError:
+                if self.clock() + delay > deadline:
+                    raise
+                delay = min(delay * 2, 2.0)
+
+    def _record_dropped(self, conn: psycopg.Connection, lease: queue.Lease, step: str, duration: float) -> None:
+        """Best effort: the wasted_work view counts these; losing one loses only a count."""
+        try:
+            queue.record_dropped_result(conn, lease, step=step, duration_s=duration)
+        except psycopg.Error as exc:
+            log.warning("job %s: could not record the dropped result: %s", lease.job_id, exc)
+
     def _stopped(self, conn, job: queue.Job, exc: Exception, duration: float) -> Outcome:
         lease = job.lease
         if isinstance(exc, Cancelled) and queue.release_job(conn, lease):
@@ -152,6 +196,9 @@ class Executor:
             return Outcome(lease.job_id, job.token, job.step, "cancelled", "cancelled", duration)
         log.warning("job %s: %s stopped, lease lost; nothing written", lease.job_id, job.step)
         return Outcome(lease.job_id, job.token, job.step, "lease_lost", None, duration)
+
+
+_ALREADY_WRITTEN = object()
 
 
 def _check_output(step: str, output: Any) -> None:

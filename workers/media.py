@@ -1,6 +1,7 @@
 """Media facts from PyAV (the imageio-ffmpeg binary ships no ffprobe), and the ffmpeg binary."""
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -84,3 +85,33 @@ def ffmpeg_binary(configured: str | None = None) -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_tool(args: list[str], *, timeout: float) -> "subprocess.CompletedProcess[str]":
+    """Run an external tool (ffmpeg) so that it dies with this worker: on Linux the child
+    asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG). A SIGKILLed worker
+    would otherwise leave an orphan rendering a clip nobody will publish, competing for
+    the CPU with the worker that took the job over."""
+    import subprocess
+
+    prctl = _prctl()  # looked up in the parent: the forked child only makes the call
+
+    def die_with_parent() -> None:  # runs between fork and exec: keep it tiny
+        prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=die_with_parent if prctl is not None else None)
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl():
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None

@@ -444,6 +444,14 @@ SELECT q.id, q.video_id, %(step)s::pipeline_step, 'result_dropped', %(worker_id)
         LIMIT 1) q
 RETURNING id;
 
+-- name: outcome_written
+-- After a connection dropped mid-write: did this lease's outcome commit after all? Every
+-- outcome (checkpoint, retry, failure) writes an event stamped with the lease's attempt.
+SELECT EXISTS (SELECT 1 FROM queue_events
+                WHERE job_id = %(job_id)s AND attempt = %(attempt)s AND worker_id = %(worker_id)s
+                  AND step = %(step)s::pipeline_step
+                  AND kind IN ('succeeded', 'retry_scheduled', 'failed')) AS written;
+
 -- name: archive_finished
 -- Hygiene: moves up to %(batch)s finished jobs older than the retention into
 -- video_processing_archive, in one statement (a reader sees each job in exactly one of

@@ -237,6 +237,11 @@ def record_dropped_result(conn: psycopg.Connection, lease: Lease, *, step: str, 
     return conn.execute(sql("record_dropped_result"), params).fetchone() is not None
 
 
+def outcome_written(conn: psycopg.Connection, lease: Lease, *, step: str) -> bool:
+    params = {"job_id": lease.job_id, "attempt": lease.attempt, "worker_id": lease.worker_id, "step": step}
+    return conn.execute(sql("outcome_written"), params).fetchone()["written"]
+
+
 def archive_finished(conn: psycopg.Connection, *, retention_seconds: float, batch: int = 1000) -> int:
     """Moves up to ``batch`` jobs finished more than ``retention_seconds`` ago to the archive."""
     params = {"retention_seconds": float(retention_seconds), "batch": batch}

@@ -19,6 +19,7 @@ def build_llm(settings: Settings):
     if not settings.openai_api_key:
         raise SettingsError("CLIPQUEUE_LLM_BACKEND=openai needs OPENAI_API_KEY")
     return OpenAILLM(api_key=settings.openai_api_key, base_url=settings.openai_base_url, model=settings.llm_model,
+                     timeout=settings.llm_timeout_s,
                      price_input_per_m=settings.llm_price_input, price_output_per_m=settings.llm_price_output)
 
 

@@ -64,6 +64,7 @@ class Settings:
     max_url_length: int = 2048
     max_body_bytes: int = 16 * 1024
     db_pool_size: int = 10
+    db_wait_s: float = 60.0  # at start-up, how long to wait for an unreachable database
     log_level: str = "INFO"
     storage_backend: str = "local"
     s3_bucket: str | None = None
@@ -79,6 +80,7 @@ class Settings:
     transcribe_chunk_s: float = 600.0
     llm_backend: str = "auto"
     llm_model: str = "gpt-4o"
+    llm_timeout_s: float = 60.0     # one request to the OpenAI-compatible server
     llm_price_input: float = 2.5    # USD per million prompt tokens
     llm_price_output: float = 10.0  # USD per million completion tokens
     clip_min_s: float = 15.0
@@ -109,6 +111,7 @@ class Settings:
             max_url_length=_number(env, "CLIPQUEUE_MAX_URL_LENGTH", cls.max_url_length, kind=int, minimum=16),
             max_body_bytes=_number(env, "CLIPQUEUE_MAX_BODY_BYTES", cls.max_body_bytes, kind=int, minimum=256),
             db_pool_size=_number(env, "CLIPQUEUE_DB_POOL_SIZE", cls.db_pool_size, kind=int, minimum=1),
+            db_wait_s=_number(env, "CLIPQUEUE_DB_WAIT_S", cls.db_wait_s),
             log_level=(env.get("CLIPQUEUE_LOG_LEVEL") or "INFO").upper(),
             storage_backend=_choice(env, "CLIPQUEUE_STORAGE", cls.storage_backend, ("local", "s3")),
             s3_bucket=env.get("CLIPQUEUE_S3_BUCKET") or None,
@@ -124,6 +127,7 @@ class Settings:
             transcribe_chunk_s=_number(env, "CLIPQUEUE_TRANSCRIBE_CHUNK_S", cls.transcribe_chunk_s, minimum=30),
             llm_backend=_choice(env, "CLIPQUEUE_LLM_BACKEND", cls.llm_backend, ("auto", "local", "openai")),
             llm_model=env.get("CLIPQUEUE_LLM_MODEL") or cls.llm_model,
+            llm_timeout_s=_number(env, "CLIPQUEUE_LLM_TIMEOUT_S", cls.llm_timeout_s, minimum=0.5),
             llm_price_input=_number(env, "CLIPQUEUE_LLM_PRICE_INPUT", cls.llm_price_input),
             llm_price_output=_number(env, "CLIPQUEUE_LLM_PRICE_OUTPUT", cls.llm_price_output),
             clip_min_s=_number(env, "CLIPQUEUE_CLIP_MIN_S", cls.clip_min_s, minimum=1),

@@ -1,7 +1,10 @@
 """A local HTTP file server for download tests: Range requests (206), and scripted faults.
 
 Faults per path: ``drop_after`` (bytes: the first response body is cut there, once),
-``status`` (a list of statuses to answer before serving normally, e.g. [503, 503]).
+``status`` (a list of statuses to answer before serving normally, e.g. [503, 503]),
+``redirect`` (a URL: every request is answered 302 to it). ``chaos``, when set, is called
+per GET with the body size and returns None (serve normally) or a fault for that request:
+("status", code) | ("drop", offset) | ("slow", bytes_per_second).
 Every request is logged (path, Range header, bytes sent), so tests can prove resumption.
 Listens on 127.0.0.1 only.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +36,7 @@ class MediaServer:
     faults: dict[str, dict] = field(default_factory=dict)
     log: list[Served] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    chaos: object = None  # callable(size) -> fault or None
 
     def start(self) -> "MediaServer":
         server = self
@@ -54,6 +59,19 @@ class MediaServer:
                 with server.lock:
                     statuses = fault.get("status") or []
                     forced = statuses.pop(0) if statuses else None
+                if fault.get("redirect"):
+                    server._record(name, None, 302, 0)  # before answering: tests read it right after
+                    self.send_response(302)
+                    self.send_header("Location", fault["redirect"])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if forced is None and not head and server.chaos is not None and name in server.files:
+                    chaotic = server.chaos(server.files[name].stat().st_size)
+                    if chaotic and chaotic[0] == "status":
+                        forced = chaotic[1]
+                    elif chaotic:
+                        fault = {**fault, chaotic[0]: chaotic[1]}
                 if forced:
                     self.send_response(forced)
                     if forced == 429:
@@ -89,7 +107,7 @@ class MediaServer:
                     server._record(name, header, status, 0)
                     return
                 with server.lock:
-                    cut = fault.pop("drop_after", None)
+                    cut = fault.pop("drop_after", None) if "drop_after" in fault else fault.pop("drop", None)
                 if cut is not None and cut < len(body):
                     self.wfile.write(body[:cut])
                     self.wfile.flush()
@@ -100,8 +118,20 @@ class MediaServer:
                     except OSError:
                         pass
                     return
-                self.wfile.write(body)
-                server._record(name, header, status, len(body))
+                # Written in chunks and counted as it goes: a client that goes away (a killed
+                # worker) is charged for what it was sent, not for the whole body.
+                rate = fault.get("slow")
+                chunk = max(1024, int(rate) // 20) if rate else 64 * 1024
+                sent = 0
+                try:
+                    while sent < len(body):
+                        piece = body[sent:sent + chunk]
+                        self.wfile.write(piece)
+                        sent += len(piece)
+                        if rate:
+                            time.sleep(len(piece) / rate)
+                finally:
+                    server._record(name, header, status, sent)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True

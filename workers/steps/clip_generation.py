@@ -11,14 +11,13 @@
 """
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..clipping import join_words
 from ..errors import PermanentError
-from ..media import ffmpeg_binary
+from ..media import ffmpeg_binary, run_tool
 from ..storage import video_key
 
 STEP = "clip_generation"
@@ -86,7 +85,7 @@ def thumbnail(ffmpeg: str, src: Path, at: float, out: Path) -> None:
 
 
 def _ffmpeg(args: list[str]) -> None:
-    result = subprocess.run(args, capture_output=True, text=True, timeout=3600)
+    result = run_tool(args, timeout=3600)
     if result.returncode != 0:
         raise PermanentError("render_failed", "ffmpeg could not cut a clip from the media",
                              details={"stderr": result.stderr[-2000:], "args": args[1:]})

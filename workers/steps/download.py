@@ -18,7 +18,7 @@ from pathlib import Path
 from ..errors import PermanentError, TransientError
 from ..media import probe, sha256_file
 from ..storage import video_key
-from ..urlguard import UrlRejected, check_url
+from ..urlguard import UrlRejected, check_url, system_resolver
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +68,9 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
     """Download ``url`` into ``work`` (resuming a ``.part`` file there); return the path."""
     import yt_dlp  # heavy: imported where needed
 
-    try:
-        # Again at download time: DNS may have changed since the URL was submitted.
-        check_url(url, allow_private=settings.allow_private_urls)
-    except UrlRejected as exc:
-        raise PermanentError(exc.code, exc.message) from None
+    resolver = ctx.services.get("resolver") or system_resolver
+    # Again at download time: DNS may have changed since the URL was submitted.
+    _guard(url, settings, resolver)
 
     max_bytes = int(settings.max_filesize_mb * 1024 * 1024)
 
@@ -102,7 +100,9 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
         "noprogress": True,
         "logger": _YtLogger(),
     }
-    direct = _direct_media(url, max_bytes, settings)
+    # Redirects are followed here, each hop through the guard, so that a public-looking
+    # URL cannot bounce yt-dlp to a private address; yt-dlp gets the final URL.
+    url, direct = _probe_direct(url, max_bytes, settings, resolver)
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
             # A direct media file needs no extractor: its HEAD was the probe, so no body is
@@ -125,19 +125,50 @@ EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"
               "audio/wav": "wav", "audio/x-wav": "wav", "audio/ogg": "ogg", "audio/webm": "webm"}
 
 
-def _direct_media(url: str, max_bytes: int, settings) -> dict | None:
-    """HEAD the URL: a video/* or audio/* answer is a direct file, returned as a yt-dlp info
-    dict (after the size cap); anything else, or a failed HEAD, returns None."""
+MAX_REDIRECTS = 5
+
+
+def _guard(url: str, settings, resolver) -> None:
+    try:
+        check_url(url, allow_private=settings.allow_private_urls, resolver=resolver)
+    except UrlRejected as exc:
+        raise PermanentError(exc.code, exc.message) from None
+
+
+def _probe_direct(url: str, max_bytes: int, settings, resolver) -> tuple[str, dict | None]:
+    """HEAD the URL, following redirects one hop at a time through the SSRF guard (a hop
+    to a refused address fails permanently). Returns the final URL and, when it answers
+    video/* or audio/*, a yt-dlp info dict for it (after the size cap); otherwise None
+    (a page for yt-dlp's extractors, or a server that does not answer HEAD)."""
     import urllib.error
+    import urllib.parse
     import urllib.request
 
-    request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "ClipQueue/1.0"})
-    try:
-        with _NO_REDIRECTS.open(request, timeout=30) as response:
-            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            length = response.headers.get("Content-Length")
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
+    for _hop in range(MAX_REDIRECTS + 1):
+        request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "ClipQueue/1.0"})
+        try:
+            with _NO_REDIRECTS.open(request, timeout=30) as response:
+                content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+                length = response.headers.get("Content-Length")
+            break
+        except urllib.error.HTTPError as exc:
+            location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
+            if not location:
+                return url, None
+            url = urllib.parse.urljoin(url, location)
+            try:
+                check_url(url, allow_private=settings.allow_private_urls, resolver=resolver)
+            except UrlRejected as rejected:
+                raise PermanentError(rejected.code, f"the URL redirects to a refused address: "
+                                                    f"{rejected.message}") from None
+        except (urllib.error.URLError, OSError, ValueError):
+            return url, None
+    else:
+        raise PermanentError("too_many_redirects", f"the URL redirects more than {MAX_REDIRECTS} times")
+    return url, _direct_info(url, content_type, length, max_bytes, settings)
+
+
+def _direct_info(url: str, content_type: str, length: str | None, max_bytes: int, settings) -> dict | None:
     if not content_type.startswith(MEDIA_TYPES):
         return None
     if length and length.isdigit() and int(length) > max_bytes:
