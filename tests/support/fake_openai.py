@@ -4,6 +4,9 @@ network boundary we do not own. The real ``openai`` SDK talks to it over HTTP.
 ``script`` is consumed one entry per request; when it is empty, ``default`` answers.
 Entries: ("json", obj) | ("text", str) | ("status", code, headers) | ("hang", seconds).
 Every request body is kept in ``requests`` (with its arrival time).
+``chaos``, when set, is called per request (after the script) with the default reply and
+returns an entry or None (answer normally). ``go_down()`` closes the listening socket
+(clients get "connection refused"), ``come_back()`` listens on the same port again.
 """
 from __future__ import annotations
 
@@ -29,11 +32,25 @@ def default_reply(body: dict):
     return {"clips": clips}
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that went away mid-answer (a timeout, a killed worker) is not an error here."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 class FakeOpenAI:
     def __init__(self):
         self.script: list[tuple] = []
         self.requests: list[dict] = []
         self.lock = threading.Lock()
+        self.chaos = None
+        self.port = 0
 
     def start(self) -> "FakeOpenAI":
         fake = self
@@ -49,7 +66,10 @@ class FakeOpenAI:
                 with fake.lock:
                     fake.requests.append({"t": time.monotonic(), "path": self.path, "body": body,
                                           "auth": self.headers.get("Authorization")})
-                    entry = fake.script.pop(0) if fake.script else ("json", default_reply(body))
+                    entry = fake.script.pop(0) if fake.script else None
+                if entry is None:
+                    reply = default_reply(body)
+                    entry = (fake.chaos(reply) if fake.chaos else None) or ("json", reply)
                 kind = entry[0]
                 if kind == "hang":
                     time.sleep(entry[1])
@@ -79,14 +99,25 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(payload)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        return self._listen()
+
+    def _listen(self) -> "FakeOpenAI":
+        self.httpd = QuietServer(("127.0.0.1", self.port), self._handler)
         self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 
+    def go_down(self) -> None:
+        self.stop()
+
+    def come_back(self) -> None:
+        self._listen()
+
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     def stop(self):
         self.httpd.shutdown()

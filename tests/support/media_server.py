@@ -22,6 +22,18 @@ MIME = {".mp4": "video/mp4", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".wav"
         ".html": "text/html", ".txt": "text/plain"}
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A client that went away mid-answer (a timeout, a killed worker) is not an error here."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
 @dataclass
 class Served:
     path: str
@@ -133,7 +145,7 @@ class MediaServer:
                 finally:
                     server._record(name, header, status, sent)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self

@@ -5,8 +5,9 @@
   Audio-only sources give AAC (.m4a) clips.
 * Clips render in parallel, up to CLIPQUEUE_RENDER_PARALLEL at once; each file is written
   under a temporary name and published atomically by the storage.
-* Per-clip checkpoints: a clip whose files are all in storage is not rendered again, so a
-  crash after clip 3 of 5 renders only clips 4 and 5.
+* Per-file checkpoints: each file is published to storage as soon as it is made, and only
+  missing files are made, so a crash after clip 3 of 5 renders only clips 4 and 5, and a
+  crash between a clip's cut and its thumbnail does not cut it again.
 * Captions: SRT and WebVTT from the word timestamps, re-based to the clip's start.
 """
 from __future__ import annotations
@@ -45,17 +46,20 @@ def run(video, ctx) -> dict:
             keys["thumbnail"] = video_key(video.video_id, STEP, stem + ".jpg")
         rendered = False
         if not all(storage.exists(k) for k in keys.values()):
+            # Each file is published as soon as it exists, and only missing ones are made:
+            # a crash between two files never throws a finished render away.
             with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
-                out = Path(tmp) / Path(keys["media"]).name
-                cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video)
-                if has_video:
+                if not storage.exists(keys["media"]):
+                    out = Path(tmp) / Path(keys["media"]).name
+                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video)
+                    storage.put_file(keys["media"], out)
+                    rendered = True
+                if has_video and not storage.exists(keys["thumbnail"]):
                     thumb = Path(tmp) / "thumb.jpg"
                     thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb)
                     storage.put_file(keys["thumbnail"], thumb)
                 storage.put_bytes(keys["srt"], srt(clip).encode())
                 storage.put_bytes(keys["vtt"], vtt(clip).encode())
-                storage.put_file(keys["media"], out)  # last: its presence marks the clip done
-            rendered = True
         done[0] += 1
         ctx.report_progress(done[0] / len(clips))
         return {"rank": clip["rank"], "start": clip["start"], "end": clip["end"], "duration": clip["duration"],

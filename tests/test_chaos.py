@@ -1,0 +1,26 @@
+"""The chaos run, CI size: the real system (gunicorn API, worker processes, Postgres,
+Whisper, ffmpeg, yt-dlp) under SIGKILLs, a SIGTERM, a Postgres restart, a flaky download
+server and a flaky, then absent, LLM server -- and nothing is lost or done twice.
+
+The run owns its embedded Postgres (it restarts it), whatever DATABASE_URL says."""
+from __future__ import annotations
+
+import io
+
+from bench import chaos
+
+
+def test_a_chaos_run_loses_nothing_and_repeats_no_finished_step(media, tmp_path):
+    out = io.StringIO()
+    report = chaos.run(chaos.Config(videos=6, workers=3, kills=3, duplicates=2, seed=11, media=media,
+                                    work=tmp_path / "chaos"), out=out)
+    summary = out.getvalue()
+    assert chaos.must_be_zero(report) == {k: 0 for k in chaos.MUST_BE_ZERO}, summary
+    assert report["done"] == 6, summary
+    assert report["bytes_ratio"] <= 1.1, summary
+    # the chaos did happen: three aimed kills, the restart, the SIGTERM, the outage, bad replies
+    ch = report["chaos"]
+    assert len(ch["kills"]) == 3 and ch["pg_restarts"] == 1 and ch["sigterms"] == 1, summary
+    assert ch["llm_down_s"] > 0 and sum(ch["llm_faults"].values()) > 0, summary
+    assert sum(ch["download_faults"].values()) > 0, summary
+    assert report["recovery"]["rescues"] >= 1, summary
