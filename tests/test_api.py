@@ -5,6 +5,7 @@ import json
 import socket
 
 import pytest
+from hypothesis import HealthCheck, given, settings as settings_, strategies as st
 
 from server import create_app
 from workers import queue
@@ -349,3 +350,25 @@ def test_files_of_unknown_or_unfinished_videos_are_404(client, name):
     token = client.post("/public/video", json={"url": "https://example.com/f.mp4"}).get_json()["token"]
     assert_error(client.get(f"/public/video/{token}/files/{name}"), 404, "not_found")
     assert_error(client.get(f"/public/video/{'A' * 32}/files/{name}"), 404, "not_found")
+
+
+# ------------------------------------------------------------------ properties
+@settings_(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=80))
+def test_any_token_text_gets_a_json_400_or_404_never_an_error_page(client, text):
+    from urllib.parse import quote
+
+    response = client.get("/public/video/status?token=" + quote(text, safe=""))
+    assert response.status_code in (400, 404), response.get_data(as_text=True)
+    assert response.get_json()["error"]["code"] in ("missing_token", "invalid_token", "unknown_token")
+    assert_no_leak(response)
+
+
+@settings_(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.text(max_size=200), st.integers(), st.none(), st.lists(st.text(max_size=5), max_size=3)))
+def test_any_url_value_is_accepted_or_refused_with_a_json_400(client, value):
+    response = client.post("/public/video", json={"url": value})
+    assert response.status_code in (202, 400), response.get_data(as_text=True)
+    if response.status_code == 400:
+        assert response.get_json()["error"]["code"]
+    assert_no_leak(response)
