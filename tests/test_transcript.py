@@ -1,6 +1,7 @@
 """The transcript step: real faster-whisper on the bundled tiny.en model, real speech."""
 from __future__ import annotations
 
+import difflib
 import json
 import re
 
@@ -56,7 +57,13 @@ def test_both_engines_give_the_same_words_on_the_same_audio(step_ctx, media, rec
                                     whisper_vad=False)
         data = load(step_ctx, transcript.run(video, ctx))
         words[engine] = normalize(" ".join(w["word"] for s in data["segments"] for w in s["words"])).split()
-    assert words["faster-whisper"] == words["openai-whisper"] and len(words["faster-whisper"]) >= 15
+    # Same weights, different arithmetic (CTranslate2 int8 vs PyTorch float32): near-ties can
+    # flip words, mostly where the recording cuts off mid-sentence (seen: the last 5 of 39
+    # words of the 15 s clip, on one install and not another). Another model differs far more.
+    a, b = words["faster-whisper"], words["openai-whisper"]
+    matched = difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_matching_blocks()
+    same = sum(m.size for m in matched)
+    assert len(a) >= 15 and same >= 0.8 * max(len(a), len(b)), f"{same}/{len(a)}/{len(b)}: {' '.join(a)} | {' '.join(b)}"
 
 
 def test_word_timestamps_are_ordered_and_inside_the_audio(step_ctx, media):
