@@ -87,7 +87,7 @@ def ffmpeg_binary(configured: str | None = None) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_tool(args: list[str], *, timeout: float) -> "subprocess.CompletedProcess[str]":
+def run_tool(args: list[str], *, timeout: float):
     """Run an external tool (ffmpeg) so that it dies with this worker: on Linux the child
     asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG). A SIGKILLed worker
     would otherwise leave an orphan rendering a clip nobody will publish, competing for
