@@ -145,3 +145,42 @@ def test_steps_see_the_injected_clock(database_url, db, settings, exec_log):
                         step_clock=lambda: 1234.5)
     job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
     assert executor.execute(db, job).result == "succeeded" and seen == [1234.5]
+
+
+def test_an_outcome_write_cut_by_a_dropped_connection_is_retried_on_a_new_one(database_url, db, settings):
+    from workers.db import connect
+    from workers.executor import Executor
+    from workers.heartbeat import Heartbeat
+
+    token = submit(db)
+    job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
+    executor = Executor(TABLE, heartbeat=Heartbeat(database_url, 30), policy=RetryPolicy(), settings=settings,
+                        sleep=lambda s: None)
+    dropped = connect(database_url)
+    dropped.close()  # Postgres restarted under the slot's connection while the step ran
+    outcome = executor.execute(dropped, job)
+    assert (outcome.result, outcome.status) == ("succeeded", "queued")
+    row = queue.job_by_token(db, token)
+    assert row["step"] == "transcript" and "download" in queue.checkpoints_for_video(db, row["video_id"])
+
+
+def test_an_outcome_that_committed_before_the_connection_dropped_is_not_written_twice(database_url, db, settings):
+    from workers.db import connect
+    from workers.executor import _ALREADY_WRITTEN, Executor
+    from workers.heartbeat import Heartbeat
+
+    submit(db)
+    job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
+    executor = Executor(TABLE, heartbeat=Heartbeat(database_url, 30), policy=RetryPolicy(), settings=settings,
+                        sleep=lambda s: None)
+
+    def write(conn):
+        return queue.complete_step(conn, job.lease, step="download", output={"ok": True},
+                                   started_at=job.step_started_at, duration_s=0.1)
+
+    assert write(db) is not None  # it committed; then the answer was lost with the connection
+    dropped = connect(database_url)
+    dropped.close()
+    assert executor._persist(dropped, job.lease, "download", write) is _ALREADY_WRITTEN
+    kinds = [r["kind"] for r in db.execute("SELECT kind::text FROM queue_events WHERE kind = 'succeeded'")]
+    assert kinds == ["succeeded"]

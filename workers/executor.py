@@ -102,7 +102,8 @@ class Executor:
             lease_seconds=self.heartbeat.lease_seconds))
         if advanced is _ALREADY_WRITTEN:
             # Our write committed but its answer was lost with the connection: the result
-            # is safe; whatever the next step is, another claim will take it.
+            # is safe. The next step is queued, or (chained to us) its lease expires and
+            # another worker rescues it; either way this step never runs again.
             return Outcome(lease.job_id, job.token, job.step, result, "queued", duration)
         if advanced is None:
             log.warning("job %s: %s finished in %.2f s but the lease was lost; result dropped",
