@@ -12,19 +12,15 @@ from workers.runner import Worker
 from workers.steps import STEPS, default_step_table
 from workers.storage import LocalStorage
 
-from .support.dns import fake_resolver
+from .support.dns import public_localhost
 from .support.mediafiles import silent_video
 from .test_api import assert_error, assert_no_leak
 
 
-def public_localhost(host, port):
-    """DNS double: the local media server passes for a public host."""
-    return ["93.184.216.34"] if host == "localhost" else fake_resolver(host, port)
-
-
 @pytest.fixture
 def pipeline(database_url, db, settings, tmp_path):
-    """submit(url, **options) -> the client's final status body, after a real worker ran it."""
+    """submit(url, settings=None, **options) -> the client's final status body, after a real
+    worker ran it; ``settings`` (a dict) overrides the worker's settings (caps, limits)."""
     storage = LocalStorage(tmp_path / "storage")
     step_settings = settings.replace(data_dir=tmp_path / "data", allow_private_urls=False, max_retries=1,
                                      retry_base_seconds=0.01, retry_max_seconds=0.05, download_retries=0,
@@ -34,12 +30,12 @@ def pipeline(database_url, db, settings, tmp_path):
     client = app.test_client()
     services = {"storage": storage, "llm": LocalLLM(), "resolver": public_localhost}
 
-    def submit(url, **options):
+    def submit(url, settings=None, **options):
         response = client.post("/public/video", json={"url": url, **options})
         assert response.status_code == 202, response.get_data(as_text=True)
         token = response.get_json()["token"]
-        Worker(database_url, default_step_table(), steps=STEPS, settings=step_settings, services=services,
-               burst=True).run()
+        Worker(database_url, default_step_table(), steps=STEPS, settings=step_settings.replace(**(settings or {})),
+               services=services, burst=True).run()
         status = client.get(f"/public/video/status?token={token}")
         assert status.status_code == 200
         assert_no_leak(status)
@@ -83,42 +79,16 @@ def test_a_missing_file_fails_as_not_found(pipeline, media_server):
                   "download", "not_found")
 
 
-def test_a_file_over_the_size_cap_fails_before_it_is_downloaded(database_url, db, settings, media_server, media,
-                                                                tmp_path):
-    storage = LocalStorage(tmp_path / "storage")
-    capped = settings.replace(data_dir=tmp_path / "data", allow_private_urls=False, max_filesize_mb=0.1,
-                              max_retries=1)
-    app = create_app({"settings": capped, "database_url": database_url, "resolver": public_localhost,
-                      "storage": storage})
-    try:
-        client = app.test_client()
-        token = client.post("/public/video", json={"url": local(media_server, "/big.mp4", media / "manifesto.mp4")}
-                            ).get_json()["token"]
-        Worker(database_url, default_step_table(), steps=STEPS, settings=capped, burst=True,
-               services={"storage": storage, "llm": LocalLLM(), "resolver": public_localhost}).run()
-        assert_failed(client.get(f"/public/video/status?token={token}").get_json(), "download", "too_large")
-        assert media_server.bytes_sent("/big.mp4") < 100_000
-    finally:
-        app.extensions["clipqueue"].pool.close()
+def test_a_file_over_the_size_cap_fails_before_it_is_downloaded(pipeline, media_server, media):
+    body = pipeline(local(media_server, "/big.mp4", media / "manifesto.mp4"), settings={"max_filesize_mb": 0.1})
+    assert_failed(body, "download", "too_large")
+    assert media_server.bytes_sent("/big.mp4") < 100_000
 
 
-def test_a_video_over_the_duration_cap_fails_as_too_long(database_url, db, settings, media_server, media, tmp_path):
-    storage = LocalStorage(tmp_path / "storage")
-    capped = settings.replace(data_dir=tmp_path / "data", allow_private_urls=False, max_duration_s=60,
-                              max_retries=1)
-    app = create_app({"settings": capped, "database_url": database_url, "resolver": public_localhost,
-                      "storage": storage})
-    try:
-        client = app.test_client()
-        token = client.post("/public/video", json={"url": local(media_server, "/long.mp4", media / "manifesto.mp4")}
-                            ).get_json()["token"]
-        Worker(database_url, default_step_table(), steps=STEPS, settings=capped, burst=True,
-               services={"storage": storage, "llm": LocalLLM(), "resolver": public_localhost}).run()
-        body = client.get(f"/public/video/status?token={token}").get_json()
-        assert_failed(body, "download", "too_long")
-        assert "limit is 1 min" in body["failure"]["message"]
-    finally:
-        app.extensions["clipqueue"].pool.close()
+def test_a_video_over_the_duration_cap_fails_as_too_long(pipeline, media_server, media):
+    body = pipeline(local(media_server, "/long.mp4", media / "manifesto.mp4"), settings={"max_duration_s": 60})
+    assert_failed(body, "download", "too_long")
+    assert "limit is 1 min" in body["failure"]["message"]
 
 
 def test_a_redirect_to_a_private_address_fails_as_forbidden(pipeline, media_server, media):
@@ -154,6 +124,6 @@ def test_status_of_another_submission_shows_only_that_submission(pipeline, media
     assert other["url"] == "https://example.com/theirs.mp4" and mine not in str(other)
     flipped = mine[:-1] + ("A" if mine[-1] != "A" else "B")
     assert_error(client.get(f"/public/video/status?token={flipped}"), 404, "unknown_token")
-    assert_error(client.get(f"/public/video/status?token={mine.swapcase()}"), 404, "unknown_token") \
-        if mine.swapcase() != mine else None
+    if mine.swapcase() != mine:
+        assert_error(client.get(f"/public/video/status?token={mine.swapcase()}"), 404, "unknown_token")
     assert_error(client.get(f"/public/video/{theirs}/files/clip-01.mp4"), 404, "not_found")

@@ -14,7 +14,9 @@ import json
 import re
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from .quiet_server import QuietServer
 
 
 def default_reply(body: dict):
@@ -30,18 +32,6 @@ def default_reply(body: dict):
         clips.append({"start_segment": chunk[0], "end_segment": chunk[-1], "title": f"Moment {n // 4 + 1}",
                       "hook": "Listen to this", "reason": "it matters", "score": 0.9 - n / 100})
     return {"clips": clips}
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A client that went away mid-answer (a timeout, a killed worker) is not an error here."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
 
 
 class FakeOpenAI:

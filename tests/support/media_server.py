@@ -15,23 +15,13 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+
+from .quiet_server import QuietServer
 
 MIME = {".mp4": "video/mp4", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".wav": "audio/wav",
         ".html": "text/html", ".txt": "text/plain"}
-
-
-class QuietServer(ThreadingHTTPServer):
-    """A client that went away mid-answer (a timeout, a killed worker) is not an error here."""
-
-    daemon_threads = True
-
-    def handle_error(self, request, client_address):
-        import sys
-
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
 
 
 @dataclass
