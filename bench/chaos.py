@@ -277,7 +277,7 @@ def run(cfg: Config, out=sys.stdout) -> dict:
             source = cfg.media / SOURCES[n % len(SOURCES)]
             name = f"/v{n:03d}/{source.name}"
             urls.append(media.add(name, source))
-            sizes[name] = source.stat().st_size
+            sizes[urls[-1]] = source.stat().st_size
         tokens: dict[str, str] = {}
         duplicate_mismatch = 0
         for url in urls:
@@ -353,7 +353,7 @@ def run(cfg: Config, out=sys.stdout) -> dict:
             api.kill()
         api_log.close()
         media.stop()
-        llm.stop() if getattr(llm, "httpd", None) else None
+        llm.stop()
         pg.stop()
         if not cfg.keep and cfg.work is None:
             shutil.rmtree(work, ignore_errors=True)
@@ -537,11 +537,9 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
 
     # Bytes: what the download server sent, against what the finished downloads needed.
     sent = sum(s.bytes_sent for s in media.log)
-    needed = sum(sizes[r["source_url"].split(str(media.httpd.server_address[1]), 1)[1]]
-                 for r in downloaded.values())
+    needed = sum(sizes[r["source_url"]] for r in downloaded.values())
     # Renders: successful ffmpeg runs per clip file.
-    renders, interrupted = Counter(), 0
-    starts = set()
+    renders, starts = Counter(), set()
     for line in (render_log.read_text().splitlines() if render_log.exists() else []):
         parts = line.split(" ")
         if parts[0] == "START":
@@ -550,7 +548,6 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
             starts.discard(parts[1])
             if parts[2] == "0" and parts[-1].endswith((".mp4", ".m4a")):
                 renders[(parts[3], parts[4])] += 1
-    interrupted = len(starts)
     video_seconds = sum((j["finished_at"] - j["created_at"]).total_seconds() for j in jobs.values()
                         if j["finished_at"] is not None)
     return {
@@ -561,7 +558,7 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
         "bytes_sent": sent, "bytes_needed": needed, "bytes_ratio": round(sent / needed, 3) if needed else None,
         "clips_rendered": sum(renders.values()),
         "clips_rendered_twice": sorted(k[1] for k, n in renders.items() if n > 1),
-        "renders_interrupted": interrupted,
+        "renders_interrupted": len(starts),  # started, never ended: killed mid-render
         "wall_s": round(wall, 1), "video_seconds": round(video_seconds, 1),
         "recovery": {"rescues": events.get("rescued", 0), "lost_to_kills_s": round(float(rescue_lost), 1),
                      "retries": events.get("retry_scheduled", 0), "backoff_s": round(float(backoff), 1),

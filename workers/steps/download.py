@@ -128,11 +128,12 @@ EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"
 MAX_REDIRECTS = 5
 
 
-def _guard(url: str, settings, resolver) -> None:
+def _guard(url: str, settings, resolver, *, why: str = "") -> None:
+    """The SSRF guard, as a step error: a refused URL fails the video permanently."""
     try:
         check_url(url, allow_private=settings.allow_private_urls, resolver=resolver)
     except UrlRejected as exc:
-        raise PermanentError(exc.code, exc.message) from None
+        raise PermanentError(exc.code, why + exc.message) from None
 
 
 def _probe_direct(url: str, max_bytes: int, settings, resolver) -> tuple[str, dict | None]:
@@ -156,11 +157,7 @@ def _probe_direct(url: str, max_bytes: int, settings, resolver) -> tuple[str, di
             if not location:
                 return url, None
             url = urllib.parse.urljoin(url, location)
-            try:
-                check_url(url, allow_private=settings.allow_private_urls, resolver=resolver)
-            except UrlRejected as rejected:
-                raise PermanentError(rejected.code, f"the URL redirects to a refused address: "
-                                                    f"{rejected.message}") from None
+            _guard(url, settings, resolver, why="the URL redirects to a refused address: ")
         except (urllib.error.URLError, OSError, ValueError):
             return url, None
     else:
