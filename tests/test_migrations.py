@@ -76,7 +76,7 @@ def test_pipeline_step_enum_is_in_pipeline_order(db):
     assert tuple(labels) == STEPS
 
 
-@pytest.mark.parametrize("view", ["queue_overview", "recent_failures", "step_durations"])
+@pytest.mark.parametrize("view", ["queue_overview", "recent_failures", "step_durations", "wasted_work", "video_jobs"])
 def test_operator_views_answer(db, view):
     db.execute(f"SELECT * FROM {view}").fetchall()
 

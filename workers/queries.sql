@@ -330,21 +330,13 @@ SELECT c.step::text AS step, c.output, c.storage_keys, c.attempt, c.worker_id, c
  ORDER BY c.step;  -- enum order = pipeline order
 
 -- name: job_by_token
--- A job archived after the retention period (video_processing_archive) still answers.
+-- A job archived after the retention period still answers (video_jobs holds both).
 SELECT j.id AS job_id, j.video_id, j.token, j.status::text AS status,
        j.pipeline_step::text AS step, j.retry, j.max_retries, j.step_started_at,
        j.step_progress, j.run_after, j.failure_cause, j.failure_details, j.cancel_requested,
        j.created_at, j.updated_at, j.finished_at, v.source_url, v.title, v.duration_s
-  FROM (SELECT q.* FROM video_processing_queue q WHERE q.token = %(token)s
-        UNION ALL
-        SELECT a.id, a.video_id, a.token, a.status, a.pipeline_step, a.retry, a.max_retries,
-               a.priority, a.run_after, a.attempt, a.locked_by, a.lease_expires_at,
-               a.heartbeat_at, a.step_started_at, a.step_progress, a.failure_cause,
-               a.failure_details, a.cancel_requested, a.options, a.created_at, a.updated_at,
-               a.finished_at
-          FROM video_processing_archive a WHERE a.token = %(token)s
-         LIMIT 1) j
-  JOIN videos v ON v.id = j.video_id;
+  FROM video_jobs j JOIN videos v ON v.id = j.video_id
+ WHERE j.token = %(token)s;
 
 -- name: job_status
 -- The public status read in one round trip: the job (live or archived) and, per finished
@@ -362,17 +354,8 @@ SELECT j.token, j.status::text AS status, j.pipeline_step::text AS step, j.retry
                   'storage_keys', CASE WHEN c.step = 'clip_generation' THEN c.storage_keys END)),
                   '{}'::jsonb)
           FROM step_checkpoints c WHERE c.video_id = j.video_id) AS checkpoints
-  FROM (SELECT q.token, q.video_id, q.status, q.pipeline_step, q.retry, q.max_retries,
-               q.step_started_at, q.step_progress, q.run_after, q.failure_cause,
-               q.failure_details, q.created_at, q.updated_at, q.finished_at
-          FROM video_processing_queue q WHERE q.token = %(token)s
-        UNION ALL
-        SELECT a.token, a.video_id, a.status, a.pipeline_step, a.retry, a.max_retries,
-               a.step_started_at, a.step_progress, a.run_after, a.failure_cause,
-               a.failure_details, a.created_at, a.updated_at, a.finished_at
-          FROM video_processing_archive a WHERE a.token = %(token)s
-         LIMIT 1) j
-  JOIN videos v ON v.id = j.video_id;
+  FROM video_jobs j JOIN videos v ON v.id = j.video_id
+ WHERE j.token = %(token)s;
 
 -- name: request_cancel
 -- A queued job is cancelled at once; a running one at its worker's next heartbeat.
@@ -438,10 +421,8 @@ SELECT at, kind::text AS kind, token, source_url, step::text AS step, attempt, w
 INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, details)
 SELECT q.id, q.video_id, %(step)s::pipeline_step, 'result_dropped', %(worker_id)s,
        %(attempt)s, jsonb_build_object('duration_s', %(duration_s)s::float8)
-  FROM (SELECT id, video_id FROM video_processing_queue WHERE id = %(job_id)s
-        UNION ALL
-        SELECT id, video_id FROM video_processing_archive WHERE id = %(job_id)s
-        LIMIT 1) q
+  FROM video_jobs q
+ WHERE q.id = %(job_id)s
 RETURNING id;
 
 -- name: outcome_written
