@@ -81,6 +81,8 @@ class Chaos:
     llm_down_s: float = 0.0
     llm_faults: Counter = field(default_factory=Counter)
     download_faults: Counter = field(default_factory=Counter)
+    faulted_paths: Counter = field(default_factory=Counter)   # download path -> faults injected on it
+    llm_bad_texts: set = field(default_factory=set)           # every truncated or garbled reply sent
     api: Counter = field(default_factory=Counter)  # status code -> count, from the pollers
     notes: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -211,18 +213,20 @@ def run(cfg: Config, out=sys.stdout) -> dict:
     # Download server: real files, random faults per GET.
     media = MediaServer()
 
-    def download_fault(size: int):
+    def download_fault(size: int, path: str):
         roll = rng.random()
+        fault = None
         if roll < 0.12:
-            chaos.count(chaos.download_faults, "500/503")
-            return ("status", rng.choice((500, 503)))
-        if roll < 0.32 and size > 64 * 1024:
-            chaos.count(chaos.download_faults, "drop")
-            return ("drop", rng.randrange(16 * 1024, size - 1024))
-        if roll < 0.50:
-            chaos.count(chaos.download_faults, "slow")
-            return ("slow", rng.choice((150_000, 300_000)))
-        return None
+            fault = "500/503", ("status", rng.choice((500, 503)))
+        elif roll < 0.32 and size > 64 * 1024:
+            fault = "drop", ("drop", rng.randrange(16 * 1024, size - 1024))
+        elif roll < 0.50:
+            fault = "slow", ("slow", rng.choice((150_000, 300_000)))
+        if fault is None:
+            return None
+        chaos.count(chaos.download_faults, fault[0])
+        chaos.count(chaos.faulted_paths, path)
+        return fault[1]
 
     media.chaos = download_fault
     media.start()
@@ -240,6 +244,9 @@ def run(cfg: Config, out=sys.stdout) -> dict:
                                    (0.34, "garbled", ("text", "Sure! Here is the JSON you asked for: " + text))):
             if roll < limit:
                 chaos.count(chaos.llm_faults, kind)
+                if entry[0] == "text":
+                    with chaos.lock:
+                        chaos.llm_bad_texts.add(entry[1])
                 return entry
         return None
 
@@ -482,13 +489,16 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
     with connect(url, application_name="chaos-audit") as conn:
         jobs = {r["token"]: r for r in conn.execute(
             "SELECT token, video_id, status::text AS status, pipeline_step::text AS step, failure_cause, "
-            "failure_details ->> 'message' AS message, created_at, finished_at "
+            "failure_details ->> 'message' AS message, failure_details -> 'raw' AS raw, "
+            "created_at, finished_at "
             "FROM video_processing_queue WHERE token = ANY(%s)", (list(tokens.values()),))}
         repeated = conn.execute("""
             SELECT video_id, step::text AS step,
                    count(*) FILTER (WHERE kind = 'succeeded') AS written,
                    count(*) FILTER (WHERE kind = 'result_dropped') AS dropped
-              FROM queue_events WHERE kind IN ('succeeded', 'result_dropped')
+              FROM queue_events
+             WHERE kind = 'succeeded'
+                OR kind = 'result_dropped' AND coalesce((details ->> 'completed')::boolean, true)
              GROUP BY video_id, step
             HAVING count(*) > 1""").fetchall()
         events = Counter({r["kind"]: r["n"] for r in conn.execute(
@@ -510,7 +520,7 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
             "SELECT video_id, output FROM step_checkpoints WHERE step = 'clip_generation'")}
 
     storage_root = work / "data" / "storage"
-    lost, stuck, failed, done = [], [], [], 0
+    lost, stuck, failed, unexplained, done = [], [], [], [], 0
     for url_, token in tokens.items():
         job = jobs.get(token)
         if job is None:
@@ -519,7 +529,11 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
         if job["status"] not in TERMINAL:
             stuck.append((token, f"{job['status']} at {job['step']}"))
         elif job["status"] == "failed":
-            failed.append((url_.rsplit("/", 1)[-1], job["step"], job["failure_cause"], job["message"]))
+            why = explain_failure(job, url_, chaos)
+            failed.append((url_.rsplit("/", 1)[-1], job["step"], job["failure_cause"], job["message"], why))
+            if why is None:
+                unexplained.append((token, f"failed at {job['step']} with {job['failure_cause']}, "
+                                           "which no injected fault explains"))
         elif job["status"] == "done":
             output = clips_by_video.get(job["video_id"]) or {}
             files = [k for c in output.get("clips", []) for k in c["files"].values()]
@@ -535,8 +549,10 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
                 continue
             done += 1
 
-    # Bytes: what the download server sent, against what the finished downloads needed.
-    sent = sum(s.bytes_sent for s in media.log)
+    # Bytes: what the download server sent for the videos whose download finished, against
+    # their sizes (a download that failed for good has nothing to compare with).
+    finished_paths = {"/" + r["source_url"].split("/", 3)[3] for r in downloaded.values()}
+    sent = sum(s.bytes_sent for s in media.log if s.path in finished_paths)
     needed = sum(sizes[r["source_url"]] for r in downloaded.values())
     # Renders: successful ffmpeg runs per clip file.
     renders, starts = Counter(), set()
@@ -552,7 +568,7 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
                         if j["finished_at"] is not None)
     return {
         "videos": len(tokens), "workers": cfg.workers, "done": done, "failed": failed,
-        "lost": lost, "stuck": stuck,
+        "lost": lost, "stuck": stuck, "unexplained_failures": unexplained,
         "completed_steps_run_twice": [dict(r) for r in repeated],
         "results_dropped": events.get("result_dropped", 0),
         "bytes_sent": sent, "bytes_needed": needed, "bytes_ratio": round(sent / needed, 3) if needed else None,
@@ -570,7 +586,24 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
     }
 
 
-MUST_BE_ZERO = ("lost", "stuck", "completed_steps_run_twice", "clips_rendered_twice",
+def explain_failure(job: dict, url: str, chaos: Chaos) -> str | None:
+    """Which injected fault, in the fake servers' own logs, explains this failure; None when
+    none does (a defect). A failure is correct behaviour only when the chaos caused it."""
+    cause, path = job["failure_cause"], "/" + url.split("/", 3)[3]
+    if cause == "llm_bad_output":
+        raw = job["raw"] or []
+        # the reply that ended the tries is one the fake server garbled or cut on purpose
+        return "the LLM server sent this bad reply on purpose" if raw and raw[-1] in chaos.llm_bad_texts else None
+    if cause == "llm_unavailable":
+        faults = sum(n for k, n in chaos.llm_faults.items() if k in ("429", "500", "timeout"))
+        return "LLM faults and outage injected" if faults or chaos.llm_down_s else None
+    if job["step"] == "download" and cause in ("network", "download_failed", "step_timeout") \
+            or cause.startswith("http_5"):
+        return f"{chaos.faulted_paths[path]} download faults injected on it" if chaos.faulted_paths[path] else None
+    return None
+
+
+MUST_BE_ZERO = ("lost", "stuck", "unexplained_failures", "completed_steps_run_twice", "clips_rendered_twice",
                 "duplicate_submissions_with_a_new_job", "api_500s")
 
 
@@ -588,7 +621,8 @@ def print_report(report: dict, out=sys.stdout) -> None:
     recovery_s = rec["lost_to_kills_s"] + rec["backoff_s"]
     rows = [
         ("videos submitted (distinct)", r["videos"]), ("worker processes", r["workers"]),
-        ("done", r["done"]), ("failed", len(r["failed"])),
+        ("done", r["done"]), ("failed, each explained by an injected fault", len(r["failed"])),
+        ("failed with no injected fault to explain it (must be 0)", len(r["unexplained_failures"])),
         ("lost (must be 0)", len(r["lost"])), ("stuck (must be 0)", len(r["stuck"])),
         ("completed steps run twice (must be 0)", len(r["completed_steps_run_twice"])),
         ("  finished results dropped after a lost lease", r["results_dropped"]),
@@ -614,8 +648,8 @@ def print_report(report: dict, out=sys.stdout) -> None:
         print(f"  {key:<{width}}  {value}", file=out)
     for token, why in r["lost"] + r["stuck"]:
         print(f"  ! {token[:8]}...: {why}", file=out)
-    for name, step, cause, message in r["failed"]:
-        print(f"  failed: {name} at {step}: {cause} ({message})", file=out)
+    for name, step, cause, message, why in r["failed"]:
+        print(f"  failed: {name} at {step}: {cause} ({message}); {why or 'UNEXPLAINED'}", file=out)
     for note in ch["notes"]:
         print(f"  note: {note}", file=out)
     bad = {k: v for k, v in must_be_zero(r).items() if v}

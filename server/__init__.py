@@ -3,8 +3,10 @@
 ``config`` (all optional) overrides what would come from the environment: ``settings``
 (a ``workers.settings.Settings``), ``database_url``, ``step_table`` (for the internal
 route), ``services`` (collaborators handed to steps), ``storage`` (where clip files are
-served from), ``resolver`` (DNS lookups for the SSRF guard). Nothing happens at import time; ``create_app`` resolves the database
-(embedded Postgres when ``DATABASE_URL`` is unset) and applies migrations.
+served from), ``resolver`` (DNS lookups for the SSRF guard) and ``address_policy`` (which
+addresses count as public; tests only). Nothing happens at import time; ``create_app``
+resolves the database (embedded Postgres when ``DATABASE_URL`` is unset) and applies
+migrations.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workers.bootstrap import configure_logging, prepare_database
     from workers.settings import Settings
     from workers.storage import build_storage
-    from workers.urlguard import system_resolver
+    from workers.urlguard import CachedResolver, is_public_address, system_resolver
 
     from . import errors, health, internal, video
     from .state import AppState
@@ -62,7 +64,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         settings=settings,
         database_url=database_url,
         pool=pool,
-        resolver=config.get("resolver") or system_resolver,
+        # Submit-time DNS: bounded and cached, so a slow resolver never holds a request thread.
+        resolver=CachedResolver(config.get("resolver") or system_resolver, timeout_s=settings.dns_timeout_s),
+        address_policy=config.get("address_policy") or is_public_address,
         step_table=config.get("step_table"),
         services=config.get("services") or {},
         storage=config.get("storage") or build_storage(settings),

@@ -2,7 +2,9 @@
 
 With no token configured the routes do not exist (404). ``perform-video-processing``
 claims one due job and runs its next step inside the request, so pg_cron + pg_net (or any
-scheduler) can drive the pipeline without long-running workers.
+scheduler) can drive the pipeline without long-running workers. At most
+CLIPQUEUE_INTERNAL_CONCURRENCY steps run at once per API process; past that the route
+answers 429 with Retry-After at once, so steps never take the threads that public reads need.
 """
 from __future__ import annotations
 
@@ -53,11 +55,20 @@ def perform_video_processing():
             except ValueError as exc:
                 raise ApiError(400, "invalid_steps", str(exc)) from None
     app_state = state()
-    worker_id = f"api:{socket.gethostname()}:{os.getpid()}/{threading.get_ident()}"
-    with app_state.pool.connection() as conn:
-        job = queue.claim(conn, worker_id=worker_id, steps=steps,
-                          lease_seconds=app_state.settings.lease_seconds)
+    if not app_state.internal_slot():
+        raise ApiError(429, "too_many_steps",
+                       f"this API process already runs {app_state.settings.internal_concurrency} steps "
+                       "(CLIPQUEUE_INTERNAL_CONCURRENCY); try again shortly", {"Retry-After": "5"})
+    try:
+        worker_id = f"api:{socket.gethostname()}:{os.getpid()}/{threading.get_ident()}"
+        with app_state.pool.connection() as conn:
+            job = queue.claim(conn, worker_id=worker_id, steps=steps,
+                              lease_seconds=app_state.settings.lease_seconds)
         if job is None:
             return "", 204
-        outcome = app_state.executor().execute(conn, job)
+        # The step runs with no pooled connection held: a long download must not take a
+        # connection that status reads need; the outcome write takes one for a moment.
+        outcome = app_state.executor().execute_pooled(app_state.pool, job)
+    finally:
+        app_state.release_internal_slot()
     return jsonify(outcome.as_dict())

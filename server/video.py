@@ -65,7 +65,8 @@ def submit():
     settings = app_state.settings
     try:
         normalized = check_url(body.get("url"), max_length=settings.max_url_length,
-                               allow_private=settings.allow_private_urls, resolver=app_state.resolver)
+                               allow_private=settings.allow_private_urls, resolver=app_state.resolver,
+                               allowed=app_state.address_policy)
     except UrlRejected as exc:
         raise ApiError(400, exc.code, exc.message) from None
     with app_state.pool.connection() as conn:

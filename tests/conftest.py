@@ -166,6 +166,18 @@ def media_server():
 
 
 @pytest.fixture
+def public_server():
+    """A media server playing a public host: it listens on the loopback alias that
+    ``support.dns.pretend_public`` counts as public, and its URLs name ``localhost``."""
+    from .support.dns import PUBLIC_ALIAS
+    from .support.media_server import MediaServer
+
+    server = MediaServer(host=PUBLIC_ALIAS, name="localhost").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def step_ctx(tmp_path, settings):
     """A factory of (video, ctx) for calling a step function directly, with local storage."""
     from types import SimpleNamespace

@@ -1,6 +1,7 @@
 """The chaos run, CI size: the real system (gunicorn API, worker processes, Postgres,
 Whisper, ffmpeg, yt-dlp) under SIGKILLs, a SIGTERM, a Postgres restart, a flaky download
-server and a flaky, then absent, LLM server -- and nothing is lost or done twice.
+server and a flaky, then absent, LLM server -- and nothing is lost or done twice, and no
+video fails unless an injected fault explains it.
 
 The run owns its embedded Postgres (it restarts it), whatever DATABASE_URL says."""
 from __future__ import annotations
@@ -16,7 +17,10 @@ def test_a_chaos_run_loses_nothing_and_repeats_no_finished_step(media, tmp_path)
                                     work=tmp_path / "chaos"), out=out)
     summary = out.getvalue()
     assert chaos.must_be_zero(report) == {k: 0 for k in chaos.MUST_BE_ZERO}, summary
-    assert report["done"] == 6, summary
+    # Every video ends done, or failed with a cause that an injected fault explains (the audit
+    # proves it from the fake servers' logs: must_be_zero counts the unexplained ones). Which
+    # faults land on which video depends on how the processes race, so no exact count.
+    assert report["done"] + len(report["failed"]) == 6 and report["done"] >= 1, summary
     assert report["bytes_ratio"] <= 1.1, summary
     # the chaos did happen: three aimed kills, the restart, the SIGTERM, the outage, bad replies
     ch = report["chaos"]

@@ -2,6 +2,8 @@
 looks, are idempotent under concurrent starters; every named query EXPLAINs."""
 from __future__ import annotations
 
+import re
+
 import threading
 
 import pytest
@@ -76,9 +78,21 @@ def test_pipeline_step_enum_is_in_pipeline_order(db):
     assert tuple(labels) == STEPS
 
 
-@pytest.mark.parametrize("view", ["queue_overview", "recent_failures", "step_durations", "wasted_work", "video_jobs"])
-def test_operator_views_answer(db, view):
-    db.execute(f"SELECT * FROM {view}").fetchall()
+VIEWS = {  # the columns operators (and the dashboard's saved queries) rely on
+    "queue_overview": ["status", "pipeline_step", "jobs", "oldest_queued_age", "expired_leases", "waiting_backoff"],
+    "recent_failures": ["at", "kind", "token", "source_url", "step", "attempt", "worker_id", "error", "message"],
+    "step_durations": ["step", "completed", "p50_s", "p95_s"],
+    "wasted_work": ["step", "results_dropped", "leases_rescued", "dropped_seconds"],
+    "video_jobs": ["id", "video_id", "token", "status", "pipeline_step", "failure_cause", "archived_at"],
+}
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+def test_operator_views_answer_with_their_columns_as_the_invoker(db, view):
+    columns = [d.name for d in db.execute(f"SELECT * FROM {view} LIMIT 0").description]
+    assert [c for c in columns if c in VIEWS[view]] == VIEWS[view]
+    options = db.execute("SELECT reloptions FROM pg_class WHERE relname = %s", (view,)).fetchone()["reloptions"]
+    assert "security_invoker=true" in (options or [])  # RLS of the tables applies to whoever reads it
 
 
 # A value for every named parameter used in workers/queries.sql.
@@ -89,11 +103,25 @@ PARAMS = {
     "next_step": "transcript", "output": "{}", "storage_keys": [], "started_at": "2026-01-01T00:00:00Z",
     "duration_s": 1.0, "delay_seconds": 1.0, "cause": "c", "details": "{}", "last_step": "download",
     "video_id": 1, "actor": "test", "max_running": 1, "limit": 10, "continue_steps": ["transcript"],
-    "retention_seconds": 86400.0, "batch": 100,
+    "retention_seconds": 86400.0, "batch": 100, "completed": True,
 }
 
 
 @pytest.mark.parametrize("name", sorted(queries.all_queries()))
-def test_every_named_query_explains(db, name):
-    plan = db.execute("EXPLAIN " + queries.sql(name), PARAMS).fetchall()
-    assert plan
+def test_every_named_query_plans_against_the_schema(db, name):
+    text = queries.sql(name)
+    named = set(re.findall(r"%\((\w+)\)s", text))
+    assert named <= set(PARAMS), f"PARAMS lacks {named - set(PARAMS)}: the plan below would not cover them"
+    db.execute("EXPLAIN " + text, PARAMS)  # raises on a statement the schema does not match
+
+
+# Every write a worker makes about a row it claimed: each must carry the whole fence.
+FENCED = ("heartbeat", "set_progress", "complete_step", "schedule_retry", "fail_job", "release_job")
+
+
+@pytest.mark.parametrize("name", FENCED)
+def test_every_worker_write_is_fenced_by_the_lease(name):
+    text = " ".join(queries.sql(name).split())
+    for predicate in (r"status = 'running'", r"locked_by = %\(worker_id\)s", r"attempt = %\(attempt\)s",
+                      r"lease_expires_at > now\(\)"):
+        assert re.search(r"(q\.)?" + predicate, text), f"{name} lacks {predicate}"

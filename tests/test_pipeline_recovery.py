@@ -35,7 +35,8 @@ def test_a_worker_killed_during_clip_generation_leaves_only_unrendered_clips_to_
     finally:
         if victim.poll() is None:
             victim.kill()
-    done_before = {p.name: p.stat().st_mtime_ns for p in clip_dir.iterdir() if p.suffix == ".mp4"}
+    published = {p.name: p.stat().st_mtime_ns for p in clip_dir.iterdir() if p.suffix in (".mp4", ".jpg")}
+    done_before = {n: t for n, t in published.items() if n.endswith(".mp4")}
     assert queue.job_by_token(db, token)["step"] == "clip_generation"
 
     survivor = start_worker(database_url, data, "--burst")
@@ -46,8 +47,8 @@ def test_a_worker_killed_during_clip_generation_leaves_only_unrendered_clips_to_
     out = queue.checkpoints_for_video(db, job["video_id"])["clip_generation"]["output"]
     assert len(out["clips"]) == 4
     assert out["rendered"] == 4 - len(done_before) >= 1  # only the clips that were not published yet
-    for name, mtime in done_before.items():
-        assert (clip_dir / name).stat().st_mtime_ns == mtime  # untouched
+    for name, mtime in published.items():  # clips and thumbnails: none made again
+        assert (clip_dir / name).stat().st_mtime_ns == mtime, f"{name} was re-rendered"
     assert err.count("claimed download") == 0 and err.count("claimed transcript") == 0  # no earlier step redone
     storage = LocalStorage(data / "storage")
     assert all(storage.exists(k) for c in out["clips"] for k in c["files"].values())

@@ -356,3 +356,29 @@ def test_claim_without_the_limits_lock_is_one_statement_with_the_same_result(db)
     submit(db)
     job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30, lock_limits=False)
     assert job.step == "download" and job.checkpoints == {}
+
+
+def test_a_claim_skips_a_row_another_transaction_has_locked_instead_of_waiting(database_url, db):
+    first = queue.enqueue(db, source_url="http://e.com/1", normalized_url="http://e.com/1", options={})
+    queue.enqueue(db, source_url="http://e.com/2", normalized_url="http://e.com/2", options={})
+    with connect(database_url) as holder, connect(database_url) as claimer:
+        holder.autocommit = False
+        holder.execute("SELECT id FROM video_processing_queue WHERE token = %s FOR UPDATE", (first.token,))
+        # Without SKIP LOCKED the claim would queue behind the holder: the lock timeout makes
+        # that an error here instead of a hang.
+        claimer.execute("SET lock_timeout = '5s'")
+        job = queue.claim(claimer, worker_id="w", steps=STEPS, lease_seconds=30)
+        holder.rollback()
+    assert job is not None and job.token != first.token
+
+
+def test_an_old_token_keeps_showing_its_own_job_after_the_url_is_resubmitted(db):
+    url = "http://e.com/again"
+    old = queue.enqueue(db, source_url=url, normalized_url=url, options={}).token
+    job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
+    assert queue.fail_job(db, job.lease, cause="http_500", details={"message": "the host failed"})
+    new = queue.enqueue(db, source_url=url, normalized_url=url, options={})
+    assert new.created and new.token != old
+    then, now = queue.job_status(db, old), queue.job_status(db, new.token)
+    assert (then["status"], then["failure_cause"]) == ("failed", "http_500")
+    assert (now["status"], now["failure_cause"]) == ("queued", None)

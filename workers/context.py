@@ -4,6 +4,14 @@ A step reads the outputs of earlier steps, reports progress, and may check for
 cancellation; time and collaborators (storage, LLM, ...) come in through here so tests can
 inject their own. The context never touches the database itself: the runner's heartbeat
 thread writes progress and reads cancellation.
+
+Stopping a step early: once cancellation is requested, the lease is lost or the step's
+deadline passes, the heartbeat thread calls ``abort``, which runs the callbacks the step
+registered with ``on_abort`` (terminate ffmpeg, shut the download's sockets) so that a step
+blocked in a read or a subprocess stops within a heartbeat tick, not when the remote is done.
+``raise_if_cancelled`` then raises the reason (``LeaseLost``, ``Cancelled``, ``StepTimeout``),
+and ``stop_reason`` lets the executor report that reason instead of the error the aborted
+operation raised.
 """
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from .errors import Cancelled, LeaseLost
+from .errors import Cancelled, LeaseLost, StepTimeout
 
 
 @dataclass
@@ -25,8 +33,15 @@ class StepContext:
     clock: Callable[[], float] = time.time
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     lease_lost: threading.Event = field(default_factory=threading.Event)
+    monotonic: Callable[[], float] = time.monotonic
+    deadline: float | None = None           # the step's own, on the ``monotonic`` clock
+    deadline_reason: str = ""
+    limit: float | None = None              # the runner's outer bound for any step
+    limit_reason: str = ""
+    aborted: threading.Event = field(default_factory=threading.Event)
     _progress: float | None = None
     _progress_dirty: bool = False
+    _abort_callbacks: list = field(default_factory=list, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def output_of(self, step: str) -> Any:
@@ -48,9 +63,77 @@ class StepContext:
             self._progress_dirty = False
             return self._progress
 
-    def raise_if_cancelled(self) -> None:
-        """Long steps call this between units of work to stop early."""
+    def set_deadline(self, seconds: float, reason: str, *, outer: bool = False) -> None:
+        """Stop this step ``seconds`` from now (``StepTimeout``); a later call moves it (a
+        download that keeps making progress pushes its deadline on). ``outer`` sets the
+        runner's bound instead, which the step's own deadline never lifts."""
+        with self._lock:
+            at = self.monotonic() + max(0.0, seconds)
+            if outer:
+                self.limit, self.limit_reason = at, reason
+            else:
+                self.deadline, self.deadline_reason = at, reason
+
+    def _expired(self) -> str | None:
+        now = self.monotonic()
+        if self.limit is not None and now >= self.limit:
+            return self.limit_reason or "over the step time limit"
+        if self.deadline is not None and now >= self.deadline:
+            return self.deadline_reason or "deadline passed"
+        return None
+
+    def past_deadline(self) -> bool:
+        return self._expired() is not None
+
+    def on_abort(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run ``callback`` (from another thread) if the step must stop early; returns a
+        function that unregisters it. Registered after an abort, it runs at once."""
+        with self._lock:
+            self._abort_callbacks.append(callback)
+            late = self.aborted.is_set()
+        if late:
+            _call_quietly(callback)
+
+        def remove() -> None:
+            with self._lock:
+                if callback in self._abort_callbacks:
+                    self._abort_callbacks.remove(callback)
+        return remove
+
+    def abort(self) -> None:
+        """For the heartbeat thread: the step must stop; break whatever it is blocked in."""
+        with self._lock:
+            if self.aborted.is_set():
+                return
+            self.aborted.set()
+            callbacks = list(self._abort_callbacks)
+        for callback in callbacks:
+            _call_quietly(callback)
+
+    def must_stop(self) -> bool:
+        return self.lease_lost.is_set() or self.cancel_requested.is_set() or self.past_deadline()
+
+    def stop_reason(self) -> Exception | None:
+        """Why the step must stop, as the exception to report; None if it need not."""
         if self.lease_lost.is_set():
-            raise LeaseLost("the lease on this job was lost")
+            return LeaseLost("the lease on this job was lost")
         if self.cancel_requested.is_set():
-            raise Cancelled("cancellation was requested")
+            return Cancelled("cancellation was requested")
+        expired = self._expired()
+        return StepTimeout(self.step, expired) if expired else None
+
+    def raise_if_cancelled(self) -> None:
+        """Long steps call this between units of work to stop early: raises ``LeaseLost``,
+        ``Cancelled`` or ``StepTimeout``."""
+        reason = self.stop_reason()
+        if reason is not None:
+            raise reason
+
+
+def _call_quietly(callback: Callable[[], None]) -> None:
+    try:
+        callback()
+    except Exception:  # noqa: BLE001 - an abort must reach every callback
+        import logging
+
+        logging.getLogger(__name__).exception("abort callback failed")

@@ -37,3 +37,12 @@ class Cancelled(Exception):
 
 class LeaseLost(Exception):
     """Raised by ``ctx.raise_if_cancelled()`` once the runner knows the lease is gone."""
+
+
+class StepTimeout(TransientError):
+    """The step ran past its deadline (``ctx.set_deadline``): retried like any transient
+    error, final once the retries are spent."""
+
+    def __init__(self, step: str, reason: str):
+        super().__init__("step_timeout", f"the {step} step took too long ({reason}); it will be retried",
+                         details={"reason": reason})

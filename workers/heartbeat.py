@@ -1,9 +1,12 @@
 """One thread per process that keeps the leases of the steps in flight alive.
 
 It owns its own connection, so a long step never holds a transaction or a connection
-that the step's own outcome write needs. Every ``lease/3`` seconds it extends each lease;
-about once a second it writes reported progress. A heartbeat that touches zero rows marks
-the step's lease as lost; one that reads ``cancel_requested`` flags the step's context.
+that the step's own outcome write needs. Every ``lease/3`` seconds (5 s at most) it extends
+each lease; about once a second it writes reported progress. A heartbeat that touches zero
+rows marks the step's lease as lost; one that reads ``cancel_requested`` flags the step's
+context (the listener's NOTIFY usually flags it sooner: ``cancel``). Every tick (0.25 s) it
+aborts the steps that must stop -- lease lost, cancelled, or past their deadline -- so their
+ffmpeg or socket is broken off at once.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from .db import connect
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 1.0
+MAX_BEAT_INTERVAL = 5.0  # a lost lease or a cancel is noticed within this, whatever the lease
 
 
 @dataclass
@@ -35,7 +39,7 @@ class Heartbeat:
     def __init__(self, database_url: str, lease_seconds: float, *, clock=time.monotonic):
         self.database_url = database_url
         self.lease_seconds = lease_seconds
-        self.interval = lease_seconds / 3
+        self.interval = min(lease_seconds / 3, MAX_BEAT_INTERVAL)
         self.clock = clock
         self._tracked: dict[int, _Tracked] = {}
         self._lock = threading.Lock()
@@ -62,6 +66,16 @@ class Heartbeat:
         with self._lock:
             self._tracked.pop(lease.job_id, None)
 
+    def cancel(self, job_id: int) -> bool:
+        """Cancellation of ``job_id`` was announced (NOTIFY): flag and abort its step now."""
+        with self._lock:
+            item = self._tracked.get(job_id)
+        if item is None:
+            return False
+        item.ctx.cancel_requested.set()
+        item.ctx.abort()
+        return True
+
     def in_flight(self) -> list[queue.Lease]:
         with self._lock:
             return [t.lease for t in self._tracked.values()]
@@ -73,6 +87,11 @@ class Heartbeat:
                 tracked = list(self._tracked.values())
             if not tracked:
                 continue
+            for item in tracked:
+                if item.ctx.must_stop() and not item.ctx.aborted.is_set():
+                    log.info("job %s: stopping its %s step (%s)", item.lease.job_id, item.ctx.step,
+                             item.ctx.stop_reason())
+                    item.ctx.abort()
             try:
                 self._beat(tracked)
             except psycopg.Error as exc:

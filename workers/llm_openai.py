@@ -18,6 +18,7 @@ import time
 
 from .errors import PermanentError, TransientError
 from .llm_local import CONTENT_TYPES
+from .retry import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -170,11 +171,8 @@ class OpenAILLM:
 
 
 def _retry_after(exc) -> float | None:
-    try:
-        value = exc.response.headers.get("retry-after")
-        return float(value) if value is not None else None
-    except (AttributeError, TypeError, ValueError):
-        return None
+    response = getattr(exc, "response", None)
+    return parse_retry_after(response.headers.get("retry-after")) if response is not None else None
 
 
 def _check_content_type(reply) -> dict:

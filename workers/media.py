@@ -87,11 +87,15 @@ def ffmpeg_binary(configured: str | None = None) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_tool(args: list[str], *, timeout: float):
+def run_tool(args: list[str], *, timeout: float, on_abort=None):
     """Run an external tool (ffmpeg) so that it dies with this worker: on Linux the child
     asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG). A SIGKILLed worker
     would otherwise leave an orphan rendering a clip nobody will publish, competing for
-    the CPU with the worker that took the job over."""
+    the CPU with the worker that took the job over.
+
+    ``on_abort`` (a step's ``ctx.on_abort``): when the step must stop (cancelled, lease
+    lost, past its deadline) the tool is terminated at once instead of running to its end.
+    Returns a ``CompletedProcess``; raises ``subprocess.TimeoutExpired`` past ``timeout``."""
     import subprocess
 
     prctl = _prctl()  # looked up in the parent: the forked child only makes the call
@@ -99,8 +103,23 @@ def run_tool(args: list[str], *, timeout: float):
     def die_with_parent() -> None:  # runs between fork and exec: keep it tiny
         prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout,
-                          preexec_fn=die_with_parent if prctl is not None else None)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=die_with_parent if prctl is not None else None)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.kill()  # ffmpeg's partial output is a temporary file: nothing to flush
+
+    remove = on_abort(stop) if on_abort is not None else (lambda: None)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        remove()
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
 @functools.lru_cache(maxsize=1)

@@ -358,7 +358,8 @@ SELECT j.token, j.status::text AS status, j.pipeline_step::text AS step, j.retry
  WHERE j.token = %(token)s;
 
 -- name: request_cancel
--- A queued job is cancelled at once; a running one at its worker's next heartbeat.
+-- A queued job is cancelled at once; a running one as soon as its worker hears the NOTIFY
+-- (or, if it missed it, at its next heartbeat).
 WITH cancelled AS (
     UPDATE video_processing_queue q
        SET cancel_requested = true,
@@ -372,7 +373,10 @@ WITH cancelled AS (
     SELECT id, video_id, pipeline_step, 'cancelled', %(actor)s FROM cancelled
      WHERE status = 'cancelled'
 )
-SELECT status::text AS status FROM cancelled;
+-- A running job's worker hears of it at once (its listener aborts the step), not at its next heartbeat.
+SELECT status::text AS status,
+       CASE WHEN status = 'running' THEN pg_notify('clipqueue_cancel', id::text) END AS notified
+  FROM cancelled;
 
 -- name: requeue_job
 -- Operator: run a failed or cancelled job again from the step where it stopped.
@@ -416,11 +420,12 @@ SELECT at, kind::text AS kind, token, source_url, step::text AS step, attempt, w
  LIMIT %(limit)s;
 
 -- name: record_dropped_result
--- Not fenced on purpose: the lease is already lost. Records that a step ran to its end
--- and its result was refused (the wasted work operators see in the wasted_work view).
+-- Not fenced on purpose: the lease is already lost. Records that a step ran after its lease
+-- was lost -- to its end, its result refused (completed), or until the worker noticed and
+-- stopped it (not completed): the wasted work operators see in the wasted_work view.
 INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, attempt, details)
 SELECT q.id, q.video_id, %(step)s::pipeline_step, 'result_dropped', %(worker_id)s,
-       %(attempt)s, jsonb_build_object('duration_s', %(duration_s)s::float8)
+       %(attempt)s, jsonb_build_object('duration_s', %(duration_s)s::float8, 'completed', %(completed)s::boolean)
   FROM video_jobs q
  WHERE q.id = %(job_id)s
 RETURNING id;

@@ -15,9 +15,11 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from .queries import sql
+from .retry import finite_delay
 from .steps import STEPS, next_step
 
 NOTIFY_CHANNEL = "clipqueue_jobs"
+CANCEL_CHANNEL = "clipqueue_cancel"  # payload: the id of a running job whose cancel was requested
 TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
 
 
@@ -198,7 +200,8 @@ def complete_step(
 def schedule_retry(
     conn: psycopg.Connection, lease: Lease, *, delay_seconds: float, cause: str, details: dict
 ) -> bool:
-    params = lease.params(delay_seconds=float(delay_seconds), cause=cause, details=Jsonb(details))
+    # Clamped here too: an overflowing interval would raise inside the worker's outcome write.
+    params = lease.params(delay_seconds=finite_delay(delay_seconds), cause=cause, details=Jsonb(details))
     return conn.execute(sql("schedule_retry"), params).fetchone() is not None
 
 
@@ -230,10 +233,12 @@ def job_status(conn: psycopg.Connection, token: str) -> dict | None:
     return conn.execute(sql("job_status"), {"token": token}).fetchone()
 
 
-def record_dropped_result(conn: psycopg.Connection, lease: Lease, *, step: str, duration_s: float) -> bool:
-    """Logs a step that ran to its end after its lease was lost (its result was refused)."""
+def record_dropped_result(conn: psycopg.Connection, lease: Lease, *, step: str, duration_s: float,
+                          completed: bool = True) -> bool:
+    """Logs a step whose lease was lost while it ran: it ran to its end and its result was
+    refused (``completed``), or it was stopped early once the loss was noticed."""
     params = {"job_id": lease.job_id, "worker_id": lease.worker_id, "attempt": lease.attempt,
-              "step": step, "duration_s": float(duration_s)}
+              "step": step, "duration_s": float(duration_s), "completed": completed}
     return conn.execute(sql("record_dropped_result"), params).fetchone() is not None
 
 

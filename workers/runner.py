@@ -8,6 +8,11 @@ fallback and the truth) runs out.
 Shutdown (SIGTERM/SIGINT): stop claiming; let steps in flight finish for up to
 ``shutdown_grace`` seconds; release whatever is still running (it is due again at once,
 no retry counted) and exit. A second signal releases at once.
+
+An unexpected error inside a slot (a bug, a value the database refuses) is contained: the
+job in hand gets a retry, or fails with cause ``internal_error`` when its retries are spent,
+and the slot carries on. A slot that keeps failing (``MAX_SLOT_ERRORS`` in a row) stops the
+worker with exit status 1, so that a supervisor restarts it instead of it idling as "ok".
 """
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ log = logging.getLogger(__name__)
 
 LIMITS_TTL = 2.0  # seconds between re-reads of step_concurrency_limits
 REAP_INTERVAL = 5.0  # seconds between reaper runs (slot 0), busy or idle
+MAX_SLOT_ERRORS = 5  # unexpected errors in a row before a slot gives up (and the worker exits 1)
 
 
 def make_worker_name() -> str:
@@ -81,6 +87,8 @@ class Worker:
         self._slots: list[threading.Thread] = []
         self._has_limits = True
         self._limits_checked_at = float("-inf")
+        self._stop_requested_at: float | None = None
+        self.broken_slots: list[str] = []  # slots that gave up: the worker exits 1
 
     # ------------------------------------------------------------------ lifecycle
     def run(self) -> int:
@@ -93,29 +101,34 @@ class Worker:
                        for i in range(self.concurrency)]
         for thread in self._slots:
             thread.start()
-        deadline = None
         while any(t.is_alive() for t in self._slots):
-            if self._stopping.is_set() and deadline is None:
-                deadline = time.monotonic() + self.shutdown_grace
-            if deadline is not None and time.monotonic() >= deadline:
+            # Re-read every turn: a second signal shortens the grace after the first set it.
+            if self._stop_requested_at is not None and \
+                    time.monotonic() >= self._stop_requested_at + self.shutdown_grace:
                 self._release_in_flight()
                 break
             for thread in self._slots:
                 thread.join(timeout=0.1)
         self._stopping.set()  # ends the listener thread too
         self.heartbeat.stop()
+        if self.broken_slots:
+            log.error("worker %s: slots %s could not carry on; exiting with status 1", self.name,
+                      ", ".join(self.broken_slots))
+            return 1
         log.info("worker %s: stopped after %s steps", self.name, len(self.outcomes))
         return 0
 
     def stop(self, *, immediately: bool = False) -> None:
         if immediately:
             self.shutdown_grace = 0.0
+        if self._stop_requested_at is None:
+            self._stop_requested_at = time.monotonic()
         self._stopping.set()
         self._notify_all()
 
     def install_signal_handlers(self) -> None:
         def handle(signum, _frame):
-            again = self._stopping.is_set()
+            again = self._stop_requested_at is not None
             log.info("worker %s: %s, %s", self.name, signal.Signals(signum).name,
                      "releasing in-flight steps now" if again else
                      f"finishing in-flight steps (up to {self.shutdown_grace:.0f} s)")
@@ -135,10 +148,19 @@ class Worker:
 
     # ------------------------------------------------------------------ slots
     def _slot(self, index: int) -> None:
+        try:
+            self._slot_loop(index)
+        except BaseException:  # noqa: BLE001 - a slot must never vanish silently
+            log.exception("slot %s/%s died", self.name, index)
+            self.broken_slots.append(f"{self.name}/{index}")
+            self.stop()
+
+    def _slot_loop(self, index: int) -> None:
         worker_id = f"{self.name}/{index}"
         conn: psycopg.Connection | None = None
         job: queue.Job | None = None  # a chained step still leased to this slot
-        failures = 0
+        running: queue.Job | None = None  # the job whose step this slot is executing
+        failures = unexpected = 0
         last_reap = float("-inf")
         # Not at start-up: a fleet restarting at once should claim first, prune later.
         last_prune = time.monotonic()
@@ -162,10 +184,12 @@ class Worker:
                     self._wait(generation)
                     continue
                 chain = () if self._stopping.is_set() else self.steps
+                running = job
                 outcome = self.executor.execute(conn, job, continue_steps=chain)
+                running = None
                 self.outcomes.append(outcome)
                 job = outcome.next_job
-                failures = 0
+                failures = unexpected = 0
             except psycopg.OperationalError as exc:
                 # Postgres restarting or unreachable: reconnect with backoff. A step whose
                 # outcome could not be written is rescued once its lease expires.
@@ -173,8 +197,19 @@ class Worker:
                 log.warning("slot %s: database error (%s); reconnecting", worker_id, exc)
                 if conn is not None:
                     conn.close()
-                conn, job = None, None
+                conn, job, running = None, None, None
                 self._stopping.wait(min(10.0, 0.2 * 2 ** min(failures, 6)))
+            except Exception as exc:  # noqa: BLE001 - contained: the slot carries on
+                unexpected += 1
+                log.exception("slot %s: unexpected error (%s in a row)", worker_id, unexpected)
+                if running is not None and self.executor.contain(running, exc):
+                    unexpected = 0  # the job was dealt with: the slot is healthy
+                job = running = None
+                if unexpected >= MAX_SLOT_ERRORS:
+                    self.broken_slots.append(worker_id)
+                    self.stop()
+                    break
+                self._stopping.wait(min(10.0, 0.2 * 2 ** unexpected))
         if job is not None and conn is not None:
             # Stopping between two chained steps: hand the next one back at once.
             queue.release_job(conn, job.lease)
@@ -220,10 +255,14 @@ class Worker:
             try:
                 with connect(self.database_url, application_name="clipqueue-listener") as conn:
                     conn.execute(f"LISTEN {queue.NOTIFY_CHANNEL}")
+                    conn.execute(f"LISTEN {queue.CANCEL_CHANNEL}")
                     self._notify_all()  # anything enqueued while we were not listening
                     while not self._stopping.is_set():
                         for note in conn.notifies(timeout=1.0):
-                            if note.payload in self.steps:
+                            if note.channel == queue.CANCEL_CHANNEL:
+                                if note.payload.isdigit() and self.heartbeat.cancel(int(note.payload)):
+                                    log.info("job %s: cancellation announced; stopping its step", note.payload)
+                            elif note.payload in self.steps:
                                 self._notify_all()
             except psycopg.OperationalError as exc:
                 log.warning("listener: %s; reconnecting", exc)

@@ -24,4 +24,7 @@ def build_llm(settings: Settings):
 
 
 def build_services(settings: Settings) -> dict:
-    return {"storage": build_storage(settings), "llm": build_llm(settings)}
+    from .steps.download import discard_work
+
+    return {"storage": build_storage(settings), "llm": build_llm(settings),
+            "on_final": lambda job, status: discard_work(settings, job.video_id)}

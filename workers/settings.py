@@ -7,6 +7,7 @@ Every setting is an environment variable, documented in the README's table. The 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 from typing import Mapping
@@ -36,6 +37,8 @@ def _number(env: Mapping[str, str], name: str, default: float, kind=float, minim
         value = kind(raw)
     except ValueError:
         raise SettingsError(f"{name} must be a {kind.__name__}, got {raw!r}") from None
+    if not math.isfinite(value):
+        raise SettingsError(f"{name} must be a finite number, got {raw!r}")
     if value < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {raw!r}")
     return value
@@ -91,6 +94,14 @@ class Settings:
     retention_days: float = 7.0         # finished jobs stay in the hot queue table this long
     event_retention_days: float = 90.0  # queue_events older than this are deleted
     prune_interval_s: float = 600.0     # how often each worker runs the hygiene (0: never)
+    min_free_mb: float = 512.0          # a download starts only with its size + this much disk free
+    dns_timeout_s: float = 2.0          # the API's submit-time DNS lookups wait at most this
+    internal_concurrency: int = 2       # steps one API process runs at once on the internal route
+    step_timeout_s: float = 4 * 3600.0  # any step's outer deadline (0: none)
+    download_min_rate_kbps: float = 20.0  # a download receiving less than this ...
+    download_stall_s: float = 60.0        # ... over this window stops with step_timeout
+    transcript_timeout_factor: float = 3.0  # transcript deadline: 300 s + factor x audio length
+    render_timeout_factor: float = 10.0     # clip rendering deadline: 120 s + factor x clip length
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -138,6 +149,17 @@ class Settings:
             retention_days=_number(env, "CLIPQUEUE_RETENTION_DAYS", cls.retention_days),
             event_retention_days=_number(env, "CLIPQUEUE_EVENT_RETENTION_DAYS", cls.event_retention_days),
             prune_interval_s=_number(env, "CLIPQUEUE_PRUNE_INTERVAL", cls.prune_interval_s),
+            min_free_mb=_number(env, "CLIPQUEUE_MIN_FREE_MB", cls.min_free_mb),
+            dns_timeout_s=_number(env, "CLIPQUEUE_DNS_TIMEOUT_S", cls.dns_timeout_s, minimum=0.05),
+            internal_concurrency=_number(env, "CLIPQUEUE_INTERNAL_CONCURRENCY", cls.internal_concurrency, kind=int,
+                                         minimum=1),
+            step_timeout_s=_number(env, "CLIPQUEUE_STEP_TIMEOUT_S", cls.step_timeout_s),
+            download_min_rate_kbps=_number(env, "CLIPQUEUE_DOWNLOAD_MIN_RATE_KBPS", cls.download_min_rate_kbps),
+            download_stall_s=_number(env, "CLIPQUEUE_DOWNLOAD_STALL_S", cls.download_stall_s, minimum=1),
+            transcript_timeout_factor=_number(env, "CLIPQUEUE_TRANSCRIPT_TIMEOUT_FACTOR",
+                                              cls.transcript_timeout_factor, minimum=0.1),
+            render_timeout_factor=_number(env, "CLIPQUEUE_RENDER_TIMEOUT_FACTOR", cls.render_timeout_factor,
+                                          minimum=0.1),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -6,16 +6,26 @@ A host is refused unless every address it resolves to is globally routable: loop
 private, link-local (cloud metadata lives at 169.254.169.254), CGNAT, multicast, reserved
 and unspecified addresses are refused, including IPv4 hidden in IPv6 forms.
 ``allow_private`` (ALLOW_PRIVATE_URLS=1) lets such hosts through for tests and local use.
+
+``Guard`` is the same rule for a connection about to be opened: ``addresses`` resolves the
+host once and returns only addresses that passed, so the connection goes to the very
+address that was checked (no DNS rebinding between check and connect). ``allowed`` is what
+counts as a public address (tests map a loopback alias to "public"; nothing else does).
 """
 from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 Resolver = Callable[[str, int], Iterable[str]]
+AddressPolicy = Callable[[str], bool]
 
 ALLOWED_SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -33,6 +43,56 @@ class UrlRejected(Exception):
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [info[4][0] for info in infos]
+
+
+class ResolveTimeout(OSError):
+    """The lookup did not answer within the bound."""
+
+
+class CachedResolver:
+    """A resolver for request paths: a lookup waits at most ``timeout_s`` (it runs on one of
+    ``workers`` threads; when all are stuck on a black-hole DNS, a new lookup waits for the
+    bound and gives up too), answers are cached ``ttl_s`` (failures and time-outs
+    ``negative_ttl_s``), at most ``max_entries`` names. Raises ``ResolveTimeout`` past the
+    bound. The authoritative check is at connect time, in the worker (``Guard``)."""
+
+    def __init__(self, resolver: Resolver = system_resolver, *, timeout_s: float = 2.0, ttl_s: float = 60.0,
+                 negative_ttl_s: float = 10.0, max_entries: int = 1024, workers: int = 4, clock=time.monotonic):
+        self.resolver, self.timeout_s, self.ttl_s, self.negative_ttl_s = resolver, timeout_s, ttl_s, negative_ttl_s
+        self.max_entries, self.clock = max_entries, clock
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns")
+        self._cache: OrderedDict[tuple[str, int], tuple[float, list[str] | BaseException]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.lookups = 0  # how many reached the underlying resolver
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        key, now = (host, port), self.clock()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > now:
+                self._cache.move_to_end(key)
+                return _answer(hit[1])
+        self.lookups += 1
+        future = self._pool.submit(lambda: list(self.resolver(host, port)))
+        try:
+            answer: list[str] | BaseException = future.result(timeout=self.timeout_s)
+            ttl = self.ttl_s
+        except FutureTimeout:
+            answer, ttl = ResolveTimeout(f"no DNS answer for {host} within {self.timeout_s:g} s"), self.negative_ttl_s
+        except (OSError, UnicodeError) as exc:
+            answer, ttl = exc, self.negative_ttl_s
+        with self._lock:
+            self._cache[key] = (self.clock() + ttl, answer)
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.max_entries:
+                self._cache.popitem(last=False)
+        return _answer(answer)
+
+
+def _answer(value):
+    if isinstance(value, BaseException):
+        raise value
+    return list(value)
 
 
 def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -71,6 +131,7 @@ def check_url(
     max_length: int = 2048,
     allow_private: bool = False,
     resolver: Resolver = system_resolver,
+    allowed: AddressPolicy = None,
 ) -> str:
     """Validate ``url``; return its normalized form (lower-case scheme and host, IDNA host,
     default port and fragment dropped)."""
@@ -102,7 +163,7 @@ def check_url(
     if not host_ascii or host_ascii.startswith(".") or ".." in host_ascii:
         raise UrlRejected("invalid_url", "the URL's host name is not a valid domain name")
     effective_port = port or DEFAULT_PORTS[scheme]
-    _guard_host(host_ascii, effective_port, allow_private, resolver)
+    _guard_host(host_ascii, effective_port, allow_private, resolver, allowed or is_public_address)
 
     netloc = f"[{host_ascii}]" if ":" in host_ascii else host_ascii
     if port and port != DEFAULT_PORTS[scheme]:
@@ -118,23 +179,71 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
-def _guard_host(host: str, port: int, allow_private: bool, resolver: Resolver) -> None:
+def _guard_host(host: str, port: int, allow_private: bool, resolver: Resolver,
+                allowed: AddressPolicy) -> list[str]:
     if _is_ip_literal(host):
         addresses = [host]
     else:
         if allow_private:
-            return  # no need to resolve: whatever it resolves to is allowed
+            return []  # no need to resolve: whatever it resolves to is allowed
         try:
-            addresses = list(resolver(host, port))
-        except (OSError, UnicodeError):
-            raise UrlRejected("unresolvable_host", "the URL's host name does not resolve") from None
-        if not addresses:
-            raise UrlRejected("unresolvable_host", "the URL's host name does not resolve")
-    if allow_private:
-        return
+            addresses = _resolve(host, port, resolver)
+        except ResolveTimeout:
+            # A slow DNS must not hold a request: the name is checked again, authoritatively,
+            # when the worker connects (Guard), and refused there if it points inward.
+            return []
+    if not allow_private:
+        _check_addresses(addresses, allowed)
+    return addresses
+
+
+def _check_addresses(addresses: list[str], allowed: AddressPolicy) -> None:
     for address in addresses:
-        if not is_public_address(address):
+        if not _allowed(address, allowed):
             raise UrlRejected(
                 "forbidden_host",
                 "the URL points to a loopback, private, link-local or reserved address",
             )
+
+
+def _resolve(host: str, port: int, resolver: Resolver) -> list[str]:
+    try:
+        addresses = list(resolver(host, port))
+    except ResolveTimeout:
+        raise
+    except (OSError, UnicodeError):
+        raise UrlRejected("unresolvable_host", "the URL's host name does not resolve") from None
+    if not addresses:
+        raise UrlRejected("unresolvable_host", "the URL's host name does not resolve")
+    return addresses
+
+
+def _allowed(address: str, allowed: AddressPolicy) -> bool:
+    try:
+        return bool(allowed(address))
+    except ValueError:  # not an address at all
+        return False
+
+
+@dataclass(frozen=True)
+class Guard:
+    """The SSRF rule at connect time (see the module docstring)."""
+
+    allow_private: bool = False
+    resolver: Resolver = system_resolver
+    allowed: AddressPolicy = is_public_address
+
+    def check_url(self, url: object, **kw) -> str:
+        return check_url(url, allow_private=self.allow_private, resolver=self.resolver, allowed=self.allowed, **kw)
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """The addresses a connection to ``host:port`` may use (resolved once, every one
+        checked); raises ``UrlRejected`` when any is refused or the name does not resolve."""
+        host = host.strip("[]")
+        try:
+            addresses = [host] if _is_ip_literal(host) else _resolve(_host_ascii(host), port, self.resolver)
+        except ResolveTimeout:
+            raise UrlRejected("unresolvable_host", "the URL's host name does not resolve") from None
+        if not self.allow_private:
+            _check_addresses(addresses, self.allowed)
+        return addresses

@@ -26,7 +26,32 @@ def fake_resolver(host: str, port: int) -> list[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
 
 
+# "A public host" in tests: a loopback alias. Servers that play a public site listen on it,
+# "localhost" and "public.test" resolve to it, and ``pretend_public`` counts it -- and only
+# it -- as public. So the guard is exercised for real at connect time while no connection
+# can ever leave this machine: every other address, really public or not, is refused
+# before a socket is opened.
+PUBLIC_ALIAS = "127.0.0.2"
+
+
 def public_localhost(host: str, port: int) -> list[str]:
-    """Like fake_resolver, except that "localhost" passes for a public host: the local test
-    servers stand in for a public site, while redirect targets are judged as usual."""
-    return ["93.184.216.34"] if host == "localhost" else fake_resolver(host, port)
+    """Like fake_resolver, except that "localhost" and "public.test" resolve to the public
+    alias; redirect targets (127.0.0.1, 169.254.169.254, ...) are judged as usual."""
+    return [PUBLIC_ALIAS] if host in ("localhost", "public.test") else fake_resolver(host, port)
+
+
+def pretend_public(address: str) -> bool:
+    """The address policy of the tests: the public alias is the only "public" address."""
+    return address == PUBLIC_ALIAS
+
+
+class Flipping:
+    """A resolver that answers a public address first and a private one afterwards (DNS
+    rebinding): the first lookup is the submit-time check, later ones are connections."""
+
+    def __init__(self, private: str = "127.0.0.1"):
+        self.private, self.calls = private, 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls += 1
+        return [PUBLIC_ALIAS] if self.calls == 1 else [self.private]

@@ -3,10 +3,14 @@
 Faults per path: ``drop_after`` (bytes: the first response body is cut there, once),
 ``status`` (a list of statuses to answer before serving normally, e.g. [503, 503]),
 ``redirect`` (a URL: every request is answered 302 to it). ``chaos``, when set, is called
-per GET with the body size and returns None (serve normally) or a fault for that request:
+per GET with the body size and the path, and returns None (serve normally) or a fault for that request:
 ("status", code) | ("drop", offset) | ("slow", bytes_per_second).
+``head_status`` (a status): HEADs get it, GETs are served. ``get_redirect`` (a URL): GETs are answered 302 to it while HEADs answer normally (a host
+whose HEAD and GET differ). ``trickle`` (seconds): the body is sent one byte at a time, one
+every that many seconds. ``retry_after`` (a header value) goes with a forced 429.
 Every request is logged (path, Range header, bytes sent), so tests can prove resumption.
-Listens on 127.0.0.1 only.
+Listens on ``host`` (127.0.0.1, or another loopback address: tests use 127.0.0.2 to play a
+public host, see support/dns.py) only; ``name`` is the host name its URLs use.
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ from pathlib import Path
 from .quiet_server import QuietServer
 
 MIME = {".mp4": "video/mp4", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".wav": "audio/wav",
-        ".html": "text/html", ".txt": "text/plain"}
+        ".html": "text/html", ".txt": "text/plain", ".m3u8": "application/vnd.apple.mpegurl",
+        ".ts": "video/mp2t"}
 
 
 @dataclass
@@ -38,7 +43,9 @@ class MediaServer:
     faults: dict[str, dict] = field(default_factory=dict)
     log: list[Served] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
-    chaos: object = None  # callable(size) -> fault or None
+    chaos: object = None  # callable(size, path) -> fault or None
+    host: str = "127.0.0.1"
+    name: str | None = None
 
     def start(self) -> "MediaServer":
         server = self
@@ -61,15 +68,22 @@ class MediaServer:
                 with server.lock:
                     statuses = fault.get("status") or []
                     forced = statuses.pop(0) if statuses else None
-                if fault.get("redirect"):
+                if head and fault.get("head_status"):
+                    server._record(name, None, fault["head_status"], 0)
+                    self.send_response(fault["head_status"])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                location = fault.get("redirect") or (None if head else fault.get("get_redirect"))
+                if location:
                     server._record(name, None, 302, 0)  # before answering: tests read it right after
                     self.send_response(302)
-                    self.send_header("Location", fault["redirect"])
+                    self.send_header("Location", location)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
                 if forced is None and not head and server.chaos is not None and name in server.files:
-                    chaotic = server.chaos(server.files[name].stat().st_size)
+                    chaotic = server.chaos(server.files[name].stat().st_size, name)
                     if chaotic and chaotic[0] == "status":
                         forced = chaotic[1]
                     elif chaotic:
@@ -77,7 +91,7 @@ class MediaServer:
                 if forced:
                     self.send_response(forced)
                     if forced == 429:
-                        self.send_header("Retry-After", "1")
+                        self.send_header("Retry-After", fault.get("retry_after", "1"))
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     server._record(name, None, forced, 0)
@@ -124,9 +138,17 @@ class MediaServer:
                 # worker) is charged for what it was sent, not for the whole body.
                 rate = fault.get("slow")
                 chunk = max(1024, int(rate) // 20) if rate else 64 * 1024
+                trickle = fault.get("trickle")
                 sent = 0
+                server.body_started.set()
                 try:
-                    while sent < len(body):
+                    while sent < len(body) and not server.stopping:
+                        if trickle:
+                            self.wfile.write(body[sent:sent + 1])
+                            self.wfile.flush()
+                            sent += 1
+                            server.stopping_event.wait(trickle)
+                            continue
                         piece = body[sent:sent + chunk]
                         self.wfile.write(piece)
                         sent += len(piece)
@@ -135,7 +157,9 @@ class MediaServer:
                 finally:
                     server._record(name, header, status, sent)
 
-        self.httpd = QuietServer(("127.0.0.1", 0), Handler)
+        self.stopping_event = threading.Event()
+        self.body_started = threading.Event()  # set when any response body starts
+        self.httpd = QuietServer((self.host, 0), Handler)
         self.httpd.daemon_threads = True
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
@@ -144,8 +168,12 @@ class MediaServer:
         with self.lock:
             self.log.append(Served(path, range_header, status, sent))
 
+    @property
+    def stopping(self) -> bool:
+        return self.stopping_event.is_set()
+
     def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{name}"
+        return f"http://{self.name or self.host}:{self.httpd.server_address[1]}{name}"
 
     def add(self, name: str, path: Path, **fault) -> str:
         self.files[name] = Path(path)
@@ -157,5 +185,6 @@ class MediaServer:
         return sum(s.bytes_sent for s in self.log if s.path == name)
 
     def stop(self):
+        self.stopping_event.set()
         self.httpd.shutdown()
         self.httpd.server_close()

@@ -8,7 +8,13 @@ options = {"script": {"<step>": {
     "fail_times": n,                        # fail only while job.retry < n
     "wait_for_file": path,                  # block until the file exists (kill/pause tests)
     "marker": path,                         # touch this file once the step has started
+                                            # (in both paths "{attempt}" is the lease's attempt)
     "cancellable": true,                    # poll ctx.raise_if_cancelled while waiting
+    "progress": fraction,                   # report this progress before waiting
+    "rendezvous": [dir, n],                 # touch dir/<video_id>, wait (<= 60 s) until n files are there
+    "retry_after": seconds,                 # with "transient": the remote's Retry-After
+    "extra_output": {...},                  # merged into the step's output
+    "nul_in_output": true,                  # a NUL character in the output (jsonb refuses it)
 }}}
 """
 from __future__ import annotations
@@ -40,13 +46,17 @@ def scripted(step: str):
         script = (job.options.get("script") or {}).get(step, {})
         _record("start", job)
         if script.get("marker"):
-            Path(script["marker"]).touch()
+            Path(script["marker"].format(attempt=job.lease.attempt)).touch()
         deadline = time.monotonic() + float(script.get("sleep", 0))
         while time.monotonic() < deadline:
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
             ctx.report_progress(1 - (deadline - time.monotonic()) / max(script["sleep"], 1e-9))
+        if script.get("progress") is not None:
+            ctx.report_progress(float(script["progress"]))
+        if script.get("rendezvous"):
+            _rendezvous(job, *script["rendezvous"])
         if script.get("wait_for_file"):
-            while not Path(script["wait_for_file"]).exists():
+            while not Path(script["wait_for_file"].format(attempt=job.lease.attempt)).exists():
                 if script.get("cancellable"):
                     ctx.raise_if_cancelled()
                 time.sleep(0.02)
@@ -54,15 +64,30 @@ def scripted(step: str):
         if failure and job.retry < int(script.get("fail_times", 1 << 30)):
             _record("error", job, kind=failure)
             if failure == "transient":
-                raise TransientError("test_transient", f"scripted transient failure of {step}")
+                raise TransientError("test_transient", f"scripted transient failure of {step}",
+                                     retry_after=script.get("retry_after"))
             if failure == "permanent":
                 raise PermanentError("test_permanent", f"scripted permanent failure of {step}")
             raise RuntimeError(f"scripted crash in {step} at /secret/path.py line 42")
         _record("end", job)
         return {"step": step, "pid": os.getpid(), "worker": job.lease.worker_id, "result": {"step": step},
-                "previous": sorted(ctx.checkpoints), "storage_keys": [f"videos/{job.video_id}/{step}.json"]}
+                "previous": sorted(ctx.checkpoints), "storage_keys": [f"videos/{job.video_id}/{step}.json"],
+                **script.get("extra_output", {}), **({"note": "nul \x00 here"} if script.get("nul_in_output") else {})}
     run.__name__ = f"scripted_{step}"
     return run
+
+
+def _rendezvous(job, directory: str, parties: int, timeout: float = 60.0) -> None:
+    """Block until ``parties`` steps (this one included) have arrived: proof that they ran
+    at the same time, whatever the machine's load."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / str(job.video_id)).touch()
+    deadline = time.monotonic() + timeout
+    while len(list(folder.iterdir())) < parties:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"rendezvous: only {len(list(folder.iterdir()))} of {parties} arrived")
+        time.sleep(0.02)
 
 
 TABLE = {step: scripted(step) for step in STEPS}

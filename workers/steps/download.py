@@ -6,6 +6,12 @@
   (yt-dlp's own retries, or a later job-level retry) continues with an HTTP Range request.
 * Errors are classified: unsupported URL, 404/410, 401/403, private/removed, not media ->
   permanent; connection drops, timeouts, 5xx, 429 -> transient.
+* Every connection -- the HEAD probe, each redirect hop, extractor pages, the GET, HLS/DASH
+  manifests and segments -- goes through the SSRF guard at connect time (``ytdlp_net``), to
+  the very address that was checked; yt-dlp's native downloaders only (no external ffmpeg).
+* A deadline: the download must receive CLIPQUEUE_DOWNLOAD_MIN_RATE_KBPS over every
+  CLIPQUEUE_DOWNLOAD_STALL_S window; past it (or on cancellation or a lost lease) its
+  sockets are shut and it stops with ``step_timeout`` (or is cancelled).
 * The file lands in storage under ``videos/<id>/download/source``; size, duration, codecs and
   SHA-256 go into the checkpoint. If that key exists (a crash after the upload), the
   download is not repeated.
@@ -17,8 +23,10 @@ from pathlib import Path
 
 from ..errors import PermanentError, TransientError
 from ..media import probe, sha256_file
+from ..ytdlp_errors import classify
 from ..storage import video_key
-from ..urlguard import UrlRejected, check_url, system_resolver
+from ..urlguard import Guard, UrlRejected, is_public_address, system_resolver
+from ..ytdlp_net import MAX_REDIRECTS, GuardedConnections, guard_error, install
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +66,68 @@ def _work_dir(settings, video_id: int) -> Path:
     return path
 
 
+def discard_work(settings, video_id: int) -> None:
+    """Remove a video's work files (a partial download): its job failed for good or was
+    cancelled, so nothing will resume them. Kept across transient failures (resume)."""
+    import shutil
+
+    shutil.rmtree(Path(settings.data_dir) / "work" / str(int(video_id)), ignore_errors=True)
+
+
+def _check_free_space(work: Path, size: int | None, settings) -> None:
+    """Refuse to start a download the disk cannot take: ``disk_full``, retried later (space
+    may be freed by then), before a byte is fetched."""
+    import shutil
+
+    free = shutil.disk_usage(work).free
+    needed = (size or 0) + settings.min_free_mb * 1024 * 1024
+    if free < needed:
+        raise TransientError("disk_full", "the server is short of disk space; retrying later",
+                             details={"free_bytes": free, "needed_bytes": needed, "path": str(work)})
+
+
 def _check_duration(duration: float | None, settings) -> None:
     if duration and duration > settings.max_duration_s:
         raise PermanentError("too_long", f"the video is {duration / 60:.0f} min long; the limit is "
                                          f"{settings.max_duration_s / 60:.0f} min")
 
 
-def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
-    """Download ``url`` into ``work`` (resuming a ``.part`` file there); return the path."""
-    import yt_dlp  # heavy: imported where needed
+def guard_for(settings, services) -> Guard:
+    """The SSRF guard of this worker: resolver and address policy are injectable services."""
+    return Guard(allow_private=settings.allow_private_urls,
+                 resolver=services.get("resolver") or system_resolver,
+                 allowed=services.get("address_policy") or is_public_address)
 
-    resolver = ctx.services.get("resolver") or system_resolver
-    # Again at download time: DNS may have changed since the URL was submitted.
-    _guard(url, settings, resolver)
+
+def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
+    """Download ``url`` into ``work`` (resuming a ``.part`` file there); return the path.
+    Every connection goes through the guard (``ytdlp_net``); a stalled, cancelled or
+    lease-less download is broken off by ``ctx.abort`` within a heartbeat tick."""
+    import yt_dlp  # heavy: imported where needed
+    from yt_dlp.networking.exceptions import RequestError
+
+    guard = guard_for(settings, ctx.services)
+    # Again at download time (DNS may have changed since the URL was submitted): a clear
+    # error before any connection. The authoritative check is at each connection.
+    _guard(url, guard)
 
     max_bytes = int(settings.max_filesize_mb * 1024 * 1024)
+    window = settings.download_stall_s
+    need = settings.download_min_rate_kbps * 1024 * window
+    stall = (f"it received less than {settings.download_min_rate_kbps:g} KB/s over {window:g} s "
+             f"(CLIPQUEUE_DOWNLOAD_MIN_RATE_KBPS, CLIPQUEUE_DOWNLOAD_STALL_S)")
+    ctx.set_deadline(window, stall)
+    mark = [0]
 
     def progress(d):
+        got = d.get("downloaded_bytes") or 0
+        if got - mark[0] >= need or d.get("status") == "finished":
+            mark[0] = got  # enough bytes in this window: the deadline moves on
+            ctx.set_deadline(window, stall)
         total = d.get("total_bytes") or d.get("total_bytes_estimate")
         if d.get("status") == "downloading" and total:
-            ctx.report_progress(min(0.99, d.get("downloaded_bytes", 0) / total))
+            ctx.report_progress(min(0.99, got / total))
+        ctx.raise_if_cancelled()
 
     options = {
         "outtmpl": str(work / "media.%(ext)s"),
@@ -94,24 +144,38 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
         "max_filesize": max_bytes,
         "format": "bv*[height<=1080]+ba/b[height<=1080]/b",
         "merge_output_format": "mp4",
+        # yt-dlp's own downloaders for every protocol: an external ffmpeg (its default for
+        # some HLS) would open connections the guard never sees. ffmpeg only merges files.
+        "external_downloader": {"default": "native"},
+        "hls_prefer_native": True,
+        "proxy": "",
         "progress_hooks": [progress],
         "quiet": True,
         "no_warnings": True,
         "noprogress": True,
         "logger": _YtLogger(),
     }
-    # Redirects are followed here, each hop through the guard, so that a public-looking
-    # URL cannot bounce yt-dlp to a private address; yt-dlp gets the final URL.
-    url, direct = _probe_direct(url, max_bytes, settings, resolver)
+    connections = GuardedConnections(guard)
+    remove = ctx.on_abort(connections.abort)
     try:
         with yt_dlp.YoutubeDL(options) as ydl:
-            # A direct media file needs no extractor: its HEAD was the probe, so no body is
-            # fetched twice. Anything else (a video page) goes through yt-dlp's extractors.
-            info = direct or ydl.extract_info(url, download=False)
-            _check_probe(info, settings, max_bytes)
-            info = ydl.process_ie_result(info, download=True)
-    except yt_dlp.utils.DownloadError as exc:
-        raise classify(exc) from None
+            install(ydl, connections)
+            try:
+                # A direct media file needs no extractor: its HEAD (redirects followed, each
+                # hop guarded) was the probe. Anything else goes through yt-dlp's extractors.
+                info = _probe_direct(ydl, url, max_bytes, settings) or ydl.extract_info(url, download=False)
+                _check_probe(info, settings, max_bytes)
+                _check_free_space(work, info.get("filesize") or info.get("filesize_approx"), settings)
+                info = ydl.process_ie_result(info, download=True)
+            except yt_dlp.utils.DownloadError as exc:
+                ctx.raise_if_cancelled()
+                raise classify(exc, connections) from None
+            except (OSError, RequestError) as exc:
+                ctx.raise_if_cancelled()
+                raise classify(exc, connections) from None
+    finally:
+        remove()
+    ctx.raise_if_cancelled()
     downloads = info.get("requested_downloads") or []
     path = Path(downloads[0]["filepath"]) if downloads else None
     if path is None or not path.is_file():
@@ -123,46 +187,40 @@ MEDIA_TYPES = ("video/", "audio/")
 EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov", "video/x-matroska": "mkv",
               "audio/mpeg": "mp3", "audio/mp4": "m4a", "audio/flac": "flac", "audio/x-flac": "flac",
               "audio/wav": "wav", "audio/x-wav": "wav", "audio/ogg": "ogg", "audio/webm": "webm"}
+# Protocols yt-dlp downloads itself, through the guarded handler; anything else is refused.
+NATIVE_PROTOCOLS = {"http", "https", "m3u8_native", "m3u8", "http_dash_segments"}
 
 
-MAX_REDIRECTS = 5
-
-
-def _guard(url: str, settings, resolver, *, why: str = "") -> None:
+def _guard(url: str, guard: Guard, *, why: str = "") -> None:
     """The SSRF guard, as a step error: a refused URL fails the video permanently."""
     try:
-        check_url(url, allow_private=settings.allow_private_urls, resolver=resolver)
+        guard.check_url(url)
     except UrlRejected as exc:
         raise PermanentError(exc.code, why + exc.message) from None
 
 
-def _probe_direct(url: str, max_bytes: int, settings, resolver) -> tuple[str, dict | None]:
-    """HEAD the URL, following redirects one hop at a time through the SSRF guard (a hop
-    to a refused address fails permanently). Returns the final URL and, when it answers
-    video/* or audio/*, a yt-dlp info dict for it (after the size cap); otherwise None
-    (a page for yt-dlp's extractors, or a server that does not answer HEAD)."""
-    import urllib.error
-    import urllib.parse
-    import urllib.request
+def _probe_direct(ydl, url: str, max_bytes: int, settings) -> dict | None:
+    """HEAD the URL through yt-dlp's (guarded) networking, redirects followed. When it
+    answers video/* or audio/*, a yt-dlp info dict for the final URL (after the size cap);
+    otherwise None (a page for the extractors, or a server that does not answer HEAD). A
+    refused hop raises (``classify`` makes it ``forbidden_host``)."""
+    from yt_dlp.networking import HEADRequest
+    from yt_dlp.networking.exceptions import HTTPError, TransportError
 
-    for _hop in range(MAX_REDIRECTS + 1):
-        request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "ClipQueue/1.0"})
-        try:
-            with _NO_REDIRECTS.open(request, timeout=30) as response:
-                content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-                length = response.headers.get("Content-Length")
-            break
-        except urllib.error.HTTPError as exc:
-            location = exc.headers.get("Location") if 300 <= exc.code < 400 else None
-            if not location:
-                return url, None
-            url = urllib.parse.urljoin(url, location)
-            _guard(url, settings, resolver, why="the URL redirects to a refused address: ")
-        except (urllib.error.URLError, OSError, ValueError):
-            return url, None
-    else:
-        raise PermanentError("too_many_redirects", f"the URL redirects more than {MAX_REDIRECTS} times")
-    return url, _direct_info(url, content_type, length, max_bytes, settings)
+    try:
+        with ydl.urlopen(HEADRequest(url, headers={"User-Agent": "ClipQueue/1.0"})) as response:
+            final = response.url or url
+            content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            length = response.headers.get("Content-Length")
+    except HTTPError as exc:
+        if getattr(exc, "redirect_loop", False):
+            raise PermanentError("too_many_redirects", f"the URL redirects more than {MAX_REDIRECTS} times") from None
+        return None  # 405 and friends: let the extractors try with GET
+    except TransportError as exc:
+        if guard_error(exc) is not None:
+            raise
+        return None
+    return _direct_info(final, content_type, length, max_bytes, settings)
 
 
 def _direct_info(url: str, content_type: str, length: str | None, max_bytes: int, settings) -> dict | None:
@@ -177,74 +235,20 @@ def _direct_info(url: str, content_type: str, length: str | None, max_bytes: int
             "filesize": int(length) if length and length.isdigit() else None}
 
 
-class _NoRedirect:
-    """A HEAD that reports redirects instead of following them (yt-dlp follows them later)."""
-
-    def __init__(self):
-        import urllib.request
-
-        class Handler(urllib.request.HTTPRedirectHandler):
-            def redirect_request(self, *args, **kwargs):
-                return None
-
-        self.opener = urllib.request.build_opener(Handler)
-
-    def open(self, request, timeout):
-        return self.opener.open(request, timeout=timeout)
-
-
-_NO_REDIRECTS = _NoRedirect()
-
-
 def _check_probe(info: dict, settings, max_bytes: int) -> None:
     if info.get("_type") in ("playlist", "multi_video") or info.get("entries") is not None:
         raise PermanentError("playlist", "the URL is a playlist; submit one video at a time")
     if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming", "post_live"):
         raise PermanentError("live_stream", "live streams cannot be processed; submit the recording")
     _check_duration(info.get("duration"), settings)
+    protocol = info.get("protocol")
+    for part in (protocol or "").split("+"):
+        if part and part not in NATIVE_PROTOCOLS:
+            raise PermanentError("unsupported_protocol", f"videos served over {part} cannot be downloaded")
     size = info.get("filesize") or info.get("filesize_approx")
     if size and size > max_bytes:
         raise PermanentError("too_large", f"the file is {size / 1e6:.0f} MB; the limit is "
                                           f"{settings.max_filesize_mb:.0f} MB")
-
-
-def classify(exc) -> Exception:
-    """Turn a yt-dlp DownloadError into a PermanentError or a TransientError."""
-    from yt_dlp.networking.exceptions import HTTPError, TransportError
-    from yt_dlp.utils import ExtractorError, UnsupportedError
-
-    cause = exc.exc_info[1] if exc.exc_info else None
-    text = str(exc).replace("ERROR: ", "")
-    details = {"error": text[:1000], "error_type": type(cause).__name__ if cause else None}
-    if isinstance(cause, HTTPError):
-        status = cause.status
-        if status == 429 or status >= 500:
-            retry_after = _retry_after(cause)
-            return TransientError("http_" + str(status), f"the video host answered HTTP {status}; retrying later",
-                                  retry_after=retry_after, details=details)
-        if status in (404, 410):
-            return PermanentError("not_found", f"the video was not found (HTTP {status})", details=details)
-        if status in (401, 403):
-            return PermanentError("forbidden", f"the video host refused access (HTTP {status})", details=details)
-        return PermanentError("http_error", f"the video host answered HTTP {status}", details=details)
-    if isinstance(cause, UnsupportedError) or "Unsupported URL" in text:
-        return PermanentError("unsupported_url", "no video was found at that URL", details=details)
-    if isinstance(cause, ExtractorError) and cause.expected:
-        return PermanentError("unavailable", "the video is unavailable (private, removed or restricted)",
-                              details=details)
-    if isinstance(cause, (TransportError, TimeoutError, ConnectionError)) or any(
-            s in text for s in ("timed out", "Connection", "IncompleteRead", "giving up after", "Read timed",
-                                "bytes, expected", "Got error")):
-        return TransientError("network", "the download was interrupted; it will resume", details=details)
-    return TransientError("download_failed", "the download failed; retrying later", details=details)
-
-
-def _retry_after(error) -> float | None:
-    try:
-        value = error.response.headers.get("Retry-After")
-        return float(value) if value else None
-    except (AttributeError, TypeError, ValueError):
-        return None
 
 
 class _YtLogger:

@@ -11,6 +11,8 @@ openai-whisper (PyTorch; WHISPER_ENGINE=openai-whisper) on the same weights.
   deterministic key before the next starts: after a crash, finished chunks are read back,
   not transcribed again. Progress is audio seconds done / duration.
 * No speech at all fails the video permanently with cause ``no_speech``.
+* Deadline: 300 s + CLIPQUEUE_TRANSCRIPT_TIMEOUT_FACTOR x the audio's length. Cancellation,
+  a lost lease or the deadline stop it after the segment being decoded (seconds).
 
 The full transcript goes to storage (``transcript.json``); the checkpoint keeps its key
 and summary figures, so claims stay small.
@@ -39,6 +41,9 @@ def run(video, ctx) -> dict:
 
     settings, storage = ctx.settings, ctx.services["storage"]
     source = ctx.output_of("download")
+    duration = float(source.get("duration") or 0)
+    factor = settings.transcript_timeout_factor
+    ctx.set_deadline(300 + factor * duration, f"over 300 s + {factor:g} x the {duration:.0f} s of audio")
     audio = decode_audio(str(storage.local_path(source["key"])), sampling_rate=SAMPLE_RATE)
     engine, model_name = load_model(settings)
     total = max(1, len(audio))
@@ -48,8 +53,11 @@ def run(video, ctx) -> dict:
         if storage.exists(key):
             part = json.loads(storage.get_bytes(key))
         else:
-            part = transcribe_chunk(engine, audio[start:end], start / SAMPLE_RATE,
-                                    lambda done, s=start: ctx.report_progress((s + done * SAMPLE_RATE) / total))
+            def progress(done, s=start):
+                ctx.report_progress((s + done * SAMPLE_RATE) / total)
+                ctx.raise_if_cancelled()  # between segments: stop within one segment's decoding
+
+            part = transcribe_chunk(engine, audio[start:end], start / SAMPLE_RATE, progress)
             storage.put_bytes(key, json.dumps(part).encode())
         keys.append(key)
         segments.extend(part)
