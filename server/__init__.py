@@ -71,6 +71,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         services=config.get("services") or {},
         storage=config.get("storage") or build_storage(settings),
     )
+    from workers.db import EmbeddedSupervisor
+
+    app.extensions["clipqueue_supervisor"] = EmbeddedSupervisor(settings, database_url)
     errors.register(app)
     app.register_blueprint(video.blueprint)
     app.register_blueprint(internal.blueprint)

@@ -58,6 +58,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def _database_unavailable(exc: Exception):
         log.warning("database unavailable: %s", exc)
+        supervisor = app.extensions.get("clipqueue_supervisor")
+        if supervisor is not None:
+            supervisor.poke()  # the embedded Postgres is ours to bring back
         return error_response(503, "unavailable", "the service is temporarily unavailable; retry shortly",
                               {"Retry-After": "5"})
 

@@ -16,6 +16,7 @@ blueprint = Blueprint("video", __name__, url_prefix="/public/video")
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
 SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips")
+CLIP_OPTIONS = SUBMIT_FIELDS[1:]
 CLIP_SECONDS = (3.0, 600.0)
 MAX_CLIPS = 20
 
@@ -45,7 +46,10 @@ def json_object_body() -> dict:
     """The request body as a JSON object, or a 415/400 ApiError that says what is wrong."""
     if request.mimetype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json's recursion limit: a body nested thousands deep
+        raise ApiError(400, "invalid_json", "the request body is nested too deeply") from None
     if body is None:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON")
     if not isinstance(body, dict):
@@ -72,6 +76,15 @@ def submit():
     with app_state.pool.connection() as conn:
         result = queue.enqueue(conn, source_url=body["url"].strip(), normalized_url=normalized,
                                max_retries=settings.max_retries, options=options)
+    theirs = {k: v for k, v in result.options.items() if k in CLIP_OPTIONS}
+    if not result.created and theirs != options:
+        # The URL's job was (or is being) made with other clip options: say so rather than
+        # hand back clips the client did not ask for.
+        shown = ", ".join(f"{k}={v:g}" for k, v in sorted(theirs.items())) or "the default options"
+        raise ApiError(409, "options_conflict",
+                       f"this URL already has a job made with other clip options ({shown}); submit it with "
+                       "those options to get its token, or wait until it has finished and failed or been "
+                       "cancelled")
     status_url = url_for("video.status", token=result.token)
     response = jsonify({"token": result.token, "status_url": status_url, "created": result.created})
     response.status_code = 202
@@ -183,7 +196,45 @@ def files(token: str, name: str):
     keys = [k for k in ((last or {}).get("storage_keys") or []) if k.rsplit("/", 1)[-1] == name]
     if not keys or not hasattr(app_state.storage, "local_path"):
         raise ApiError(404, "not_found", "no such file")
-    path = app_state.storage.local_path(keys[0])
+    try:
+        path = app_state.storage.local_path(keys[0])
+    except FileNotFoundError:  # listed in the checkpoint but gone from storage (deleted by hand)
+        raise ApiError(404, "file_missing", "that file is no longer stored") from None
+    byte_range(path.stat().st_size)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
     return send_file(path, mimetype=FILE_TYPES.get(suffix, "application/octet-stream"), conditional=True,
                      max_age=3600, download_name=name)
+
+
+RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-(\d+))")
+
+
+def byte_range(size: int) -> None:
+    """The Range header per RFC 9110 14.2, before ``send_file`` serves it: one satisfiable
+    byte range is served as 206 (a suffix longer than the file means the whole file); an
+    unsatisfiable one is a 416 with ``Content-Range: bytes */size``; anything else -- another
+    unit, several ranges, a garbled value -- is ignored and the whole file is sent (200)."""
+    header = request.environ.get("HTTP_RANGE")
+    if header is None:
+        return
+    match = RANGE.fullmatch(header.replace(" ", ""))
+    if match is None:
+        del request.environ["HTTP_RANGE"]  # not one byte range we understand: ignore it
+        return
+    first, last, suffix = match.groups()
+    if suffix is not None:
+        length = int(suffix)
+        if length == 0 or size == 0:
+            raise ApiError(416, "range_not_satisfiable", "the range is outside the file",
+                           {"Content-Range": f"bytes */{size}"})
+        start, end = max(0, size - length), size - 1
+    else:
+        start = int(first)
+        end = min(int(last), size - 1) if last else size - 1
+        if last and int(last) < start:
+            del request.environ["HTTP_RANGE"]  # invalid (last < first): ignored, per the RFC
+            return
+        if start >= size:
+            raise ApiError(416, "range_not_satisfiable", "the range starts past the end of the file",
+                           {"Content-Range": f"bytes */{size}"})
+    request.environ["HTTP_RANGE"] = f"bytes={start}-{end}"  # normalized for send_file

@@ -93,3 +93,25 @@ def test_captions_are_rebased_to_the_clip_and_keep_words_whole():
     assert all(len(text.split()) <= 7 and b - a <= 3.5 + 0.5 for a, b, text in parts)
     assert srt(clip).startswith("1\n00:00:00,250 --> ") and "\n\n2\n" in srt(clip)
     assert vtt(clip).startswith("WEBVTT\n\n00:00:00.250 --> ")
+
+
+def test_a_band_narrower_than_any_sentence_is_met_at_word_edges_or_explained():
+    # One 7.8 s sentence and a 3-3.0001 s band: cut at the last word that fits, and say why
+    # the clip misses the band's minimum instead of silently returning 7.8 s.
+    segs = talk(n=3, seg_s=8.0, gap=0.2)
+    [clip] = resolve([{"start_segment": 1, "end_segment": 1, "score": 1}], segs, Band(3, 3.0001), 24.0, 5)
+    assert clip["duration"] <= 3.0001
+    assert clip["words"][0]["start"] == segs[1]["words"][0]["start"] and len(clip["words"]) < 4
+    assert "band" in clip["band_note"] and "word edges" in clip["band_note"]
+
+
+def test_a_band_longer_than_the_video_is_explained():
+    segs = talk(n=17, seg_s=5.2)  # 88.4 s
+    [clip] = resolve([{"start_segment": 0, "end_segment": 3, "score": 1}], segs, Band(500, 600), 88.4, 5)
+    assert clip["duration"] <= 88.4 and "only 88.4 s long" in clip["band_note"]
+
+
+def test_a_clip_inside_the_band_has_no_note():
+    segs = talk()
+    [clip] = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}], segs, Band(10, 60), 200.0, 5)
+    assert "band_note" not in clip

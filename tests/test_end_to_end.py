@@ -130,9 +130,12 @@ def test_a_real_talk_becomes_playable_clips_on_word_edges(api, media_server, med
         assert abs(info.duration - clip["duration"]) < 0.3
         code, headers, jpeg = get_bytes(base + clip["urls"]["thumbnail"])
         assert headers["Content-Type"] == "image/jpeg" and jpeg[:2] == b"\xff\xd8"
-    # a second submission of the same video is the same work: same token, nothing redone
-    again = http("POST", base + "/public/video", {"url": url})[1]
+    # a second submission of the same video and options is the same work: same token, nothing
+    # redone; other options are a 409 that says so, not the old clips passed off as new ones
+    again = http("POST", base + "/public/video", {"url": url, "clip_min_seconds": 15, "clip_max_seconds": 40})[1]
     assert again["token"] == body["token"] and again["created"] is False
+    status, other = http("POST", base + "/public/video", {"url": url})
+    assert status == 409 and other["error"]["code"] == "options_conflict"
 
 
 def test_the_internal_route_drives_the_real_pipeline_under_gunicorn(api, media_server, media):

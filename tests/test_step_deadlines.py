@@ -103,3 +103,21 @@ def test_a_second_sigterm_releases_the_step_in_flight_at_once(db, workers, exec_
     assert worker.wait(timeout=60) == 0  # not after the 300 s grace
     job = queue.job_by_token(db, token)
     assert (job["status"], job["step"], job["retry"]) == ("queued", "download", 0)
+
+
+def test_a_sigterm_past_the_grace_kills_the_render_before_handing_the_job_back(db, workers, exec_log):
+    # A render that finished after its lease was handed back would be done twice (the
+    # chaos run caught one): the worker kills it first, then releases the job.
+    from .support.steps import read_executions
+
+    token = queue.enqueue(db, source_url="http://example.com/r.mp4", normalized_url="http://example.com/r.mp4",
+                          options={"script": {"download": {"ffmpeg_seconds": 20}}}).token
+    worker = workers.start("--shutdown-grace", "0.5")
+    wait_for((exec_log / "ffmpeg-started").exists, message="the render to start")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    job = queue.job_by_token(db, token)
+    assert (job["status"], job["step"], job["retry"]) == ("queued", "download", 0)
+    assert [e["event"] for e in read_executions(exec_log)] == ["start"]  # it never ended
+    assert (exec_log / "ffmpeg-exit").read_text() == str(-signal.SIGKILL)  # killed, not run to its end
+    assert "released at shutdown" in workers.logs()

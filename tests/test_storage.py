@@ -66,12 +66,6 @@ def test_missing_keys_are_reported(storage):
         storage.local_path("videos/9/none")
 
 
-def test_overwriting_a_key_replaces_it_whole(storage):
-    storage.put_bytes("k/x", b"first version")
-    storage.put_bytes("k/x", b"second")
-    assert storage.get_bytes("k/x") == b"second" and storage.local_path("k/x").read_bytes() == b"second"
-
-
 def test_local_keys_cannot_escape_the_root(tmp_path):
     with pytest.raises(ValueError):
         LocalStorage(tmp_path / "s").put_bytes("../outside", b"x")
@@ -102,3 +96,26 @@ def test_the_pipeline_runs_on_s3_and_the_status_hands_out_presigned_urls(databas
     assert url.startswith(s3.client.meta.endpoint_url) and "Signature" in url
     with urllib.request.urlopen(url, timeout=10) as response:
         assert response.read(8)[4:8] == b"ftyp"  # an MP4-family file (m4a)
+
+
+def test_a_published_key_is_never_replaced(storage, tmp_path):
+    # A stale attempt (a paused worker that lost its lease) publishing the same key later
+    # must not replace what the live attempt published.
+    assert storage.put_bytes("videos/1/clip_generation/a.vtt", b"live attempt") is True
+    assert storage.put_bytes("videos/1/clip_generation/a.vtt", b"stale attempt") is False
+    assert storage.get_bytes("videos/1/clip_generation/a.vtt") == b"live attempt"
+    stale = tmp_path / "stale.mp4"
+    stale.write_bytes(b"stale render")
+    assert storage.put_file("videos/1/clip_generation/a.vtt", stale) is False
+    assert storage.get_bytes("videos/1/clip_generation/a.vtt") == b"live attempt"
+
+
+def test_local_files_respect_the_umask(tmp_path):
+    import stat
+
+    storage = LocalStorage(tmp_path / "storage")
+    storage.put_bytes("videos/1/download/x", b"data")
+    mode = stat.S_IMODE(storage.local_path("videos/1/download/x").stat().st_mode)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert mode == 0o666 & ~umask and mode & 0o044  # readable by group and others with 022

@@ -102,3 +102,27 @@ def test_only_well_formed_tokens_reach_the_database(text):
 def test_issued_tokens_are_well_formed_and_carry_192_bits():
     tokens = {new_token() for _ in range(1000)}
     assert len(tokens) == 1000 and all(TOKEN_PATTERN.fullmatch(t) for t in tokens)
+
+
+@pytest.mark.parametrize("variant, canonical", [
+    ("http://example.com/a/./b/../c", "http://example.com/a/c"),                 # dot-segments
+    ("http://example.com/a/b/../../c/.", "http://example.com/c/"),
+    ("http://example.com/%6D%61nifesto.mp4", "http://example.com/manifesto.mp4"),  # unreserved escapes
+    ("http://example.com/a%2fb%3F", "http://example.com/a%2Fb%3F"),              # reserved ones: upper case
+    ("http://example.com./v.mp4", "http://example.com/v.mp4"),                   # trailing-dot host
+    ("HTTP://EXAMPLE.COM:80/v.mp4#t=10", "http://example.com/v.mp4"),
+    ("http://[2606:2800:0220:0001:0248:1893:25C8:1946]/v", "http://[2606:2800:220:1:248:1893:25c8:1946]/v"),
+    ("http://faß.example/v", "http://xn--fa-hia.example/v"),                     # UTS 46, not IDNA 2003's "fass"
+    ("http://Bücher.example/v", "http://xn--bcher-kva.example/v"),
+])
+def test_equivalent_urls_normalize_to_one_identity(variant, canonical):
+    assert check_url(variant, allow_private=True, resolver=fake_resolver) == canonical
+    assert check_url(canonical, allow_private=True, resolver=fake_resolver) == canonical
+
+
+def test_a_host_that_is_not_a_domain_name_is_refused():
+    for bad in ("http://exa mple.com/", "http://a..b/", "http://.example/", "http://ex%00ample.com/",
+                "http://ex%2Fample.com/", "http://-"):
+        with pytest.raises(UrlRejected) as err:
+            check_url(bad, allow_private=True, resolver=fake_resolver)
+        assert err.value.code == "invalid_url", bad

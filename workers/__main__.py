@@ -8,6 +8,7 @@
     python -m workers limit STEP N        python -m workers limit STEP --clear
     python -m workers prune [--retention-days D]
     python -m workers migrate             python -m workers db-url
+    python -m workers db-stop             (stops the embedded Postgres)
 """
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="delete older events (default CLIPQUEUE_EVENT_RETENTION_DAYS)")
     sub.add_parser("migrate", help="apply pending migrations")
     sub.add_parser("db-url", help="print the database URL in use (starts the embedded one)")
+    sub.add_parser("db-stop", help="stop the embedded Postgres of CLIPQUEUE_DATA_DIR (no-op with DATABASE_URL)")
     return p
 
 
@@ -76,6 +78,17 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.from_env()
     configure_logging(settings)
+    if args.command == "db-stop":
+        from .db import stop_embedded
+
+        if settings.database_url:
+            print("DATABASE_URL is set: that server is not ClipQueue's to stop", file=sys.stderr)
+            return 2
+        print("stopped" if stop_embedded(settings.data_dir) else "not running")
+        return 0
+    from .db import embedded_running
+
+    started_here = not settings.database_url and not embedded_running(settings.data_dir)
     url = prepare_database(settings)
 
     if args.command == "run":
@@ -98,7 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "process":
         from .process import process
 
-        return process(args.target, settings, url)
+        try:
+            return process(args.target, settings, url)
+        finally:
+            if started_here:  # a one-shot command leaves no server behind it unless others use it
+                from .db import release_embedded
+
+                release_embedded(settings.data_dir)
     if args.command in ("migrate", "db-url"):
         print(url if args.command == "db-url" else "migrations up to date")
         return 0

@@ -6,7 +6,7 @@ import time
 
 import psycopg
 
-from .db import connect, resolve_database_url
+from .db import connect, resolve_database_url, revive_embedded
 from .migrate import apply_migrations
 from .settings import Settings
 
@@ -30,6 +30,8 @@ def prepare_database(settings: Settings, *, sleep=time.sleep, clock=time.monoton
             if clock() + delay > deadline:
                 raise
             log.warning("database not reachable yet (%s); retrying in %.1f s", str(exc).strip(), delay)
+            if not settings.database_url:
+                revive_embedded(settings.data_dir)  # ours to run: a stale pid file, a killed server
             sleep(delay)
             delay = min(delay * 2, 5.0)
     if applied:

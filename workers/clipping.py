@@ -4,7 +4,9 @@ it cites segment ids, and this module turns those into times.
 * start/end snap to the first/last word's edges, padded a little into the silence around
   them (never into a neighbouring word);
 * the duration band is enforced by adding or dropping whole sentences, never by cutting
-  inside a word;
+  inside a word; a single sentence longer than the band's maximum is cut at the last word
+  (a sentence end if there is one) that fits; a clip that still misses the band (a video
+  shorter than the minimum, a band no run of words can fill) says why in ``band_note``;
 * overlapping picks are dropped (the better one stays), the rest ranked by score and capped.
 """
 from __future__ import annotations
@@ -30,7 +32,10 @@ def resolve(citations: list[dict], segments: list[dict], band: Band, duration: f
         if last < first:
             first, last = last, first
         first, last = _fit_band(segments, first, last, band)
-        clip = _snap(segments, first, last, duration)
+        clip = _snap(segments, first, last, duration, band.max_s)
+        note = _band_note(clip, band, duration)
+        if note:
+            clip["band_note"] = note
         clip.update({k: cite.get(k) for k in ("title", "hook", "reason")})
         clip["score"] = float(cite.get("score") or 0.0)
         clips.append(clip)
@@ -68,15 +73,42 @@ def _fit_band(segments, first, last, band: Band) -> tuple[int, int]:
     return first, last
 
 
-def _snap(segments, first, last, duration: float) -> dict:
-    words = [w for s in segments[first:last + 1] for w in s["words"]]
+def _band_note(clip: dict, band: Band, duration: float) -> str | None:
+    length = clip["duration"]
+    if band.min_s - 0.05 <= length <= band.max_s + 0.05:
+        return None
+    if length < band.min_s and duration < band.min_s:
+        return f"the video is only {duration:.1f} s long, shorter than the {band.min_s:g} s minimum"
+    if length < band.min_s:
+        return (f"{length:.1f} s: no run of whole words here fills the {band.min_s:g}-{band.max_s:g} s band "
+                "(it is cut at word edges, never inside a word)")
+    return f"{length:.1f} s: the padding into silence around its words runs past the {band.max_s:g} s maximum"
+
+
+def _fit_words(words: list[dict], max_s: float | None) -> list[dict]:
+    """The longest opening run of ``words`` within ``max_s``, ending at a sentence end when
+    one fits (only needed when a single sentence is longer than the band)."""
+    if max_s is None or words[-1]["end"] - words[0]["start"] <= max_s:
+        return words
+    fitting = [n for n, w in enumerate(words) if w["end"] - words[0]["start"] <= max_s] or [0]
+    ends = [n for n in fitting if words[n]["word"].rstrip('"\')').endswith((".", "?", "!"))]
+    return words[:(ends or fitting)[-1] + 1]
+
+
+def _snap(segments, first, last, duration: float, max_s: float | None = None) -> dict:
+    whole = [w for s in segments[first:last + 1] for w in s["words"]]
+    words = _fit_words(whole, max_s)
     before = segments[first - 1]["words"][-1]["end"] if first > 0 and segments[first - 1]["words"] else 0.0
-    after = (segments[last + 1]["words"][0]["start"]
-             if last + 1 < len(segments) and segments[last + 1]["words"] else duration)
+    if len(words) < len(whole):
+        after = whole[len(words)]["start"]
+    else:
+        after = (segments[last + 1]["words"][0]["start"]
+                 if last + 1 < len(segments) and segments[last + 1]["words"] else duration)
     # Pad into the silence around the clip, but never into a neighbour's word, and never
     # inside the clip's own first or last word (Whisper's word times may overlap).
-    start = max(0.0, min(words[0]["start"], max(before, words[0]["start"] - PAD)))
-    end = min(duration, max(words[-1]["end"], min(after, words[-1]["end"] + PAD)))
+    pad = PAD if max_s is None else max(0.0, min(PAD, (max_s - (words[-1]["end"] - words[0]["start"])) / 2))
+    start = max(0.0, min(words[0]["start"], max(before, words[0]["start"] - pad)))
+    end = min(duration, max(words[-1]["end"], min(after, words[-1]["end"] + pad)))
     return {
         "start": round(start, 3),
         "end": round(end, 3),

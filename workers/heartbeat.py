@@ -76,6 +76,16 @@ class Heartbeat:
         item.ctx.abort()
         return True
 
+    def abort_all(self) -> list[queue.Lease]:
+        """Shutdown past its grace: stop every step in flight now (ffmpeg killed, sockets
+        shut) so that none finishes after its lease is handed back; returns their leases."""
+        with self._lock:
+            tracked = list(self._tracked.values())
+        for item in tracked:
+            item.ctx.lease_lost.set()  # the lease is being given up: nothing may be written
+            item.ctx.abort()
+        return [t.lease for t in tracked]
+
     def in_flight(self) -> list[queue.Lease]:
         with self._lock:
             return [t.lease for t in self._tracked.values()]

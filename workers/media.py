@@ -87,7 +87,7 @@ def ffmpeg_binary(configured: str | None = None) -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-def run_tool(args: list[str], *, timeout: float, on_abort=None):
+def run_tool(args: list[str], *, timeout: float, on_abort=None, text: bool = True):
     """Run an external tool (ffmpeg) so that it dies with this worker: on Linux the child
     asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG). A SIGKILLed worker
     would otherwise leave an orphan rendering a clip nobody will publish, competing for
@@ -103,7 +103,7 @@ def run_tool(args: list[str], *, timeout: float, on_abort=None):
     def die_with_parent() -> None:  # runs between fork and exec: keep it tiny
         prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
 
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
                             preexec_fn=die_with_parent if prctl is not None else None)
 
     def stop() -> None:
@@ -120,6 +120,25 @@ def run_tool(args: list[str], *, timeout: float, on_abort=None):
     finally:
         remove()
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def decode_audio_range(path: Path, start_s: float, end_s: float | None, *, ffmpeg: str,
+                       sample_rate: int = 16_000, on_abort=None):
+    """Mono float32 samples of ``path`` from ``start_s`` to ``end_s`` (None: to the end),
+    decoded and resampled by ffmpeg: memory for this range only, however long the file."""
+    import numpy as np
+
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start_s:.6f}", "-i", str(path)]
+    if end_s is not None:
+        args += ["-t", f"{max(0.0, end_s - start_s):.6f}"]
+    args += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
+    result = run_tool(args, timeout=3600, on_abort=on_abort, text=False)
+    if result.returncode != 0:
+        from .errors import PermanentError
+
+        raise PermanentError("not_media", "the audio could not be decoded",
+                             details={"stderr": result.stderr.decode(errors="replace")[-2000:]})
+    return np.frombuffer(result.stdout, dtype=np.float32).copy()  # writable, as the engines expect
 
 
 @functools.lru_cache(maxsize=1)

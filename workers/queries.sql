@@ -37,14 +37,14 @@ WITH video AS (
 ), wake AS (
     SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM job
 )
-SELECT job.token, true AS created, (SELECT count(*) FROM wake) AS woken FROM job
+SELECT job.token, true AS created, (SELECT count(*) FROM wake) AS woken, %(options)s::jsonb AS options FROM job
 UNION ALL
-SELECT q.token, false, 0
+SELECT q.token, false, 0, q.options
   FROM video_processing_queue q JOIN video ON q.video_id = video.id
  WHERE q.status IN ('queued', 'running', 'done')
    AND NOT EXISTS (SELECT 1 FROM job)
 UNION ALL
-(SELECT a.token, false, 0
+(SELECT a.token, false, 0, a.options
    FROM video_processing_archive a JOIN video ON a.video_id = video.id
   WHERE a.status = 'done'
     AND NOT EXISTS (SELECT 1 FROM job)

@@ -31,6 +31,7 @@ def new_token() -> str:
 class Enqueued:
     token: str
     created: bool  # False: the URL already had a live job, this is its token
+    options: dict = field(default_factory=dict)  # that job's options (the request's when created)
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def enqueue(
     for _ in range(5):
         row = conn.execute(sql("enqueue"), params).fetchone()
         if row is not None:
-            return Enqueued(row["token"], row["created"])
+            return Enqueued(row["token"], row["created"], row["options"] or {})
     raise RuntimeError("enqueue kept racing with concurrent submissions of the same URL")
 
 

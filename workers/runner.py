@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 import psycopg
 
 from . import queue
-from .db import connect
+from .db import EmbeddedSupervisor, connect
 from .executor import Executor, Outcome
 from .heartbeat import Heartbeat
 from .maintenance import prune
@@ -88,6 +88,7 @@ class Worker:
         self._has_limits = True
         self._limits_checked_at = float("-inf")
         self._stop_requested_at: float | None = None
+        self.supervisor = EmbeddedSupervisor(settings, database_url)  # brings the embedded Postgres back
         self.broken_slots: list[str] = []  # slots that gave up: the worker exits 1
 
     # ------------------------------------------------------------------ lifecycle
@@ -138,7 +139,10 @@ class Worker:
         signal.signal(signal.SIGINT, handle)
 
     def _release_in_flight(self) -> None:
-        leases = self.heartbeat.in_flight()
+        # Stop the steps first -- ffmpeg is killed and sockets shut before this returns -- so
+        # that no render finishes after its lease is handed back (it would be done twice: here
+        # and by the worker that takes the job over); then hand the leases back.
+        leases = self.heartbeat.abort_all()
         if not leases:
             return
         with connect(self.database_url, application_name="clipqueue-shutdown") as conn:
@@ -195,6 +199,8 @@ class Worker:
                 # outcome could not be written is rescued once its lease expires.
                 failures += 1
                 log.warning("slot %s: database error (%s); reconnecting", worker_id, exc)
+                if failures >= 2:
+                    self.supervisor.poke()
                 if conn is not None:
                     conn.close()
                 conn, job, running = None, None, None

@@ -3,13 +3,19 @@
 Credentials for S3 come from the usual AWS variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)
 or any other source boto3 reads.
 
-Keys are deterministic per (video, step): ``videos/<video_id>/<step>/<name>``. A step
-writes under its own prefix; a retried step overwrites the same keys, so nothing is
-duplicated. Writes are atomic (a temporary name, then a rename / a single PUT), so a key
-that exists is complete: steps use ``exists`` to skip sub-units finished before a crash.
+Keys are deterministic per (video, step): ``videos/<video_id>/<step>/<name>``, and their
+content is a function of the checkpoints before the step, so any attempt would write the
+same bytes. Writes are atomic and write-once: a key, once published, is never replaced
+(``put_*`` returns False and keeps what is there). So a retried step finds the files of an
+earlier attempt and skips them (``exists``), and a stale attempt -- a paused worker that
+lost its lease -- can never overwrite what the live attempt published.
+
+Local files get the mode the process umask allows (0644 with the usual 022), so an API
+running as another user can serve them.
 """
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -22,8 +28,9 @@ def video_key(video_id: int, step: str, name: str) -> str:
 
 
 class Storage(Protocol):
-    def put_file(self, key: str, path: Path) -> None: ...
-    def put_bytes(self, key: str, data: bytes) -> None: ...
+    def put_file(self, key: str, path: Path) -> bool:
+        """Publish a file under ``key`` unless the key exists; True when this call published it."""
+    def put_bytes(self, key: str, data: bytes) -> bool: ...
     def get_bytes(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def local_path(self, key: str) -> Path:
@@ -46,29 +53,35 @@ class LocalStorage:
             raise ValueError(f"storage key escapes the storage root: {key!r}")
         return path
 
-    def _publish(self, key: str, write) -> None:
+    def _publish(self, key: str, write) -> bool:
         target = self._path(key)
+        if target.is_file():
+            return False
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as out:
                 write(out)
                 out.flush()
+                os.fchmod(out.fileno(), 0o666 & ~_umask())  # mkstemp makes 0600
                 os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
+            try:
+                os.link(tmp, target)  # atomic, and fails if the key was published meanwhile
+            except FileExistsError:
+                return False
+            return True
+        finally:
             Path(tmp).unlink(missing_ok=True)
-            raise
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path) -> bool:
         path = Path(path)
         if path.resolve() == self._path(key):
-            return
+            return False
         with open(path, "rb") as src:
-            self._publish(key, lambda out: shutil.copyfileobj(src, out, 1 << 20))
+            return self._publish(key, lambda out: shutil.copyfileobj(src, out, 1 << 20))
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self._publish(key, lambda out: out.write(data))
+    def put_bytes(self, key: str, data: bytes) -> bool:
+        return self._publish(key, lambda out: out.write(data))
 
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
@@ -105,11 +118,32 @@ class S3Storage:
             "s3", endpoint_url=endpoint_url, region_name=region or "us-east-1",
             config=Config(retries={"max_attempts": 5, "mode": "standard"}, s3={"addressing_style": "path"}))
 
-    def put_file(self, key: str, path: Path) -> None:
+    def put_file(self, key: str, path: Path) -> bool:
+        size = Path(path).stat().st_size
+        if size <= SINGLE_PUT_MAX:
+            with open(path, "rb") as body:
+                return self._put_once(key, body)
+        # Multipart (a large source video): the exists check leaves a small window, but the
+        # only large file is the download, whose content is the same whoever uploads it.
+        if self.exists(key):
+            return False
         self.client.upload_file(str(path), self.bucket, key)
+        return True
 
-    def put_bytes(self, key: str, data: bytes) -> None:
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data)
+    def put_bytes(self, key: str, data: bytes) -> bool:
+        return self._put_once(key, data)
+
+    def _put_once(self, key: str, body) -> bool:
+        """A conditional PUT (If-None-Match: *): the store refuses it if the key exists."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=body, IfNoneMatch="*")
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412", "ConditionalRequestConflict"):
+                return False
+            raise
 
     def get_bytes(self, key: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
@@ -153,6 +187,21 @@ class S3Storage:
     def presigned_url(self, key: str) -> str:
         return self.client.generate_presigned_url("get_object", Params={"Bucket": self.bucket, "Key": key},
                                                   ExpiresIn=self.url_ttl)
+
+
+SINGLE_PUT_MAX = 256 * 1024 * 1024  # files up to this go up in one conditional PUT
+
+
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def build_storage(settings) -> Storage:

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
+from .urlnorm import normalize_escapes, normalize_host, normalize_path
+
 Resolver = Callable[[str, int], Iterable[str]]
 AddressPolicy = Callable[[str], bool]
 
@@ -120,8 +122,8 @@ def is_public_address(text: str) -> bool:
 
 def _host_ascii(host: str) -> str:
     try:
-        return host.encode("idna").decode("ascii").lower()
-    except UnicodeError:
+        return normalize_host(host)
+    except ValueError:
         raise UrlRejected("invalid_url", "the URL's host name is not a valid domain name") from None
 
 
@@ -133,8 +135,8 @@ def check_url(
     resolver: Resolver = system_resolver,
     allowed: AddressPolicy = None,
 ) -> str:
-    """Validate ``url``; return its normalized form (lower-case scheme and host, IDNA host,
-    default port and fragment dropped)."""
+    """Validate ``url``; return its normalized form (``workers.urlnorm``: RFC 3986 section 6,
+    UTS 46 host; default port and fragment dropped)."""
     if url is None:
         raise UrlRejected("missing_url", 'the request body needs a "url" field')
     if not isinstance(url, str):
@@ -144,6 +146,10 @@ def check_url(
         raise UrlRejected("missing_url", '"url" is empty')
     if len(url) > max_length:
         raise UrlRejected("url_too_long", f"the URL is longer than {max_length} characters")
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") that JSON let through
+        raise UrlRejected("invalid_url", "the URL contains characters that are not valid Unicode") from None
     if any(ord(ch) < 0x21 or ord(ch) == 0x7F for ch in url):
         raise UrlRejected("invalid_url", "the URL contains spaces or control characters")
     try:
@@ -159,16 +165,14 @@ def check_url(
         raise UrlRejected("credentials_in_url", "URLs with a user name or password are not accepted")
     if not host:
         raise UrlRejected("invalid_url", "the URL has no host")
-    host_ascii = _host_ascii(host) if not _is_ip_literal(host) else host
-    if not host_ascii or host_ascii.startswith(".") or ".." in host_ascii:
-        raise UrlRejected("invalid_url", "the URL's host name is not a valid domain name")
+    host_ascii = _host_ascii(host)
     effective_port = port or DEFAULT_PORTS[scheme]
     _guard_host(host_ascii, effective_port, allow_private, resolver, allowed or is_public_address)
 
     netloc = f"[{host_ascii}]" if ":" in host_ascii else host_ascii
     if port and port != DEFAULT_PORTS[scheme]:
         netloc += f":{port}"
-    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+    return urlunsplit((scheme, netloc, normalize_path(parts.path), normalize_escapes(parts.query), ""))
 
 
 def _is_ip_literal(host: str) -> bool:

@@ -15,6 +15,7 @@ options = {"script": {"<step>": {
     "retry_after": seconds,                 # with "transient": the remote's Retry-After
     "extra_output": {...},                  # merged into the step's output
     "nul_in_output": true,                  # a NUL character in the output (jsonb refuses it)
+    "ffmpeg_seconds": s,                    # run a real ffmpeg for s seconds (abortable, as renders are)
 }}}
 """
 from __future__ import annotations
@@ -51,6 +52,8 @@ def scripted(step: str):
         while time.monotonic() < deadline:
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
             ctx.report_progress(1 - (deadline - time.monotonic()) / max(script["sleep"], 1e-9))
+        if script.get("ffmpeg_seconds"):
+            _ffmpeg(float(script["ffmpeg_seconds"]), ctx)
         if script.get("progress") is not None:
             ctx.report_progress(float(script["progress"]))
         if script.get("rendezvous"):
@@ -75,6 +78,31 @@ def scripted(step: str):
                 **script.get("extra_output", {}), **({"note": "nul \x00 here"} if script.get("nul_in_output") else {})}
     run.__name__ = f"scripted_{step}"
     return run
+
+
+def _ffmpeg(seconds: float, ctx) -> None:
+    from workers.media import ffmpeg_binary, run_tool
+
+    _record_marker = Path(os.environ.get("CLIPQUEUE_TEST_LOG_DIR", "/nonexistent")) / "ffmpeg-started"
+    args = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
+            f"sine=frequency=440:duration={seconds}", "-f", "null", "-"]
+    if _record_marker.parent.is_dir():
+        _record_marker.touch()
+    # In a pool thread, as clip_generation renders: the interpreter joins such threads at
+    # exit, so an exiting worker waits for a render nobody stopped.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def render():
+        done = run_tool(args, timeout=seconds + 60, on_abort=ctx.on_abort)
+        if _record_marker.parent.is_dir():
+            (_record_marker.parent / "ffmpeg-exit").write_text(str(done.returncode))  # how it ended
+        return done
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(render).result()
+    ctx.raise_if_cancelled()
+    if result.returncode != 0:
+        raise RuntimeError(f"ffmpeg exited with {result.returncode}")
 
 
 def _rendezvous(job, directory: str, parties: int, timeout: float = 60.0) -> None:

@@ -7,7 +7,8 @@ openai-whisper (PyTorch; WHISPER_ENGINE=openai-whisper) on the same weights.
 * Word timestamps on, VAD on, ``condition_on_previous_text=False`` (no hallucination loops
   on long audio).
 * Long audio is cut into chunks (CLIPQUEUE_TRANSCRIBE_CHUNK_S, at the quietest moment near
-  each boundary, so no word is cut in two). Each chunk's result is stored under a
+  each boundary, so no word is cut in two). Each chunk is decoded on its own (ffmpeg, just
+  that range: memory does not grow with the video's length) and its result stored under a
   deterministic key before the next starts: after a crash, finished chunks are read back,
   not transcribed again. Progress is audio seconds done / duration.
 * No speech at all fails the video permanently with cause ``no_speech``.
@@ -37,18 +38,27 @@ _models_lock = threading.Lock()
 
 
 def run(video, ctx) -> dict:
-    from faster_whisper import decode_audio  # heavy: imported where needed
+    from ..media import decode_audio_range, ffmpeg_binary
 
     settings, storage = ctx.settings, ctx.services["storage"]
     source = ctx.output_of("download")
     duration = float(source.get("duration") or 0)
     factor = settings.transcript_timeout_factor
     ctx.set_deadline(300 + factor * duration, f"over 300 s + {factor:g} x the {duration:.0f} s of audio")
-    audio = decode_audio(str(storage.local_path(source["key"])), sampling_rate=SAMPLE_RATE)
+    path, ffmpeg = storage.local_path(source["key"]), ffmpeg_binary(settings.ffmpeg)
+
+    def decode(lo: int, hi: int | None):
+        return decode_audio_range(path, lo / SAMPLE_RATE, None if hi is None else hi / SAMPLE_RATE, ffmpeg=ffmpeg,
+                                  sample_rate=SAMPLE_RATE, on_abort=ctx.on_abort)
+
+    if duration <= 0:  # no declared length: decode it all once to know
+        whole = decode(0, None)
+        total, decode = len(whole), (lambda lo, hi, a=whole: a[lo:hi])
+    else:
+        total = int(round(duration * SAMPLE_RATE))
     engine, model_name = load_model(settings)
-    total = max(1, len(audio))
-    segments, keys = [], []
-    for index, (start, end) in enumerate(plan_chunks(audio, settings.transcribe_chunk_s)):
+    segments, keys, heard = [], [], 0
+    for index, (start, end) in enumerate(plan_chunks(total, settings.transcribe_chunk_s, decode)):
         key = video_key(video.video_id, STEP, f"chunk-{index:04d}-{start}-{end}.json")
         if storage.exists(key):
             part = json.loads(storage.get_bytes(key))
@@ -57,11 +67,15 @@ def run(video, ctx) -> dict:
                 ctx.report_progress((s + done * SAMPLE_RATE) / total)
                 ctx.raise_if_cancelled()  # between segments: stop within one segment's decoding
 
-            part = transcribe_chunk(engine, audio[start:end], start / SAMPLE_RATE, progress)
+            ctx.raise_if_cancelled()
+            audio = decode(start, None if end >= total else end)  # the last chunk reads to the end
+            heard = max(heard, start + len(audio))
+            part = transcribe_chunk(engine, audio, start / SAMPLE_RATE, progress)
+            del audio
             storage.put_bytes(key, json.dumps(part).encode())
         keys.append(key)
         segments.extend(part)
-        ctx.report_progress(end / total)
+        ctx.report_progress(min(1.0, end / total))
         ctx.raise_if_cancelled()
     for number, segment in enumerate(segments):
         segment["id"] = number
@@ -69,7 +83,8 @@ def run(video, ctx) -> dict:
     if words == 0:
         raise PermanentError("no_speech", "no speech was found in the video")
     transcript = {"language": "en" if model_name.endswith(".en") else None, "engine": settings.whisper_engine,
-                  "model": model_name, "duration": round(len(audio) / SAMPLE_RATE, 3), "segments": segments}
+                  "model": model_name, "duration": round(max(total, heard) / SAMPLE_RATE, 3),
+                  "segments": segments}
     transcript_key = video_key(video.video_id, STEP, "transcript.json")
     storage.put_bytes(transcript_key, json.dumps(transcript).encode())
     return {"key": transcript_key, "engine": settings.whisper_engine, "model": model_name,
@@ -195,12 +210,17 @@ def transcribe_chunk(engine, audio, offset: float, progress) -> list[dict]:
     return engine.transcribe(audio, offset, progress)
 
 
-def plan_chunks(audio, chunk_s: float) -> list[tuple[int, int]]:
+def plan_chunks(audio_or_total, chunk_s: float, window=None) -> list[tuple[int, int]]:
     """Sample ranges of about ``chunk_s`` seconds, each boundary moved to the quietest
-    half second within 10 % of the chunk length around it."""
+    half second within 10 % of the chunk length around it. Takes the samples, or their
+    count and ``window(lo, hi)`` that decodes just the samples around a boundary."""
     import numpy as np
 
-    n = len(audio)
+    if window is None:
+        audio = audio_or_total
+        n, window = len(audio), (lambda lo, hi: audio[lo:hi])
+    else:
+        n = int(audio_or_total)
     size = int(chunk_s * SAMPLE_RATE)
     if n <= size * 1.25:
         return [(0, n)]
@@ -210,10 +230,10 @@ def plan_chunks(audio, chunk_s: float) -> list[tuple[int, int]]:
         target = start + size
         reach = int(size * 0.1)
         lo, hi = max(start + frame, target - reach), min(n - frame, target + reach)
-        window = audio[lo:hi]
-        frames = len(window) // frame
+        samples = window(lo, hi)
+        frames = len(samples) // frame
         if frames:
-            energy = (window[: frames * frame].reshape(frames, frame) ** 2).mean(axis=1)
+            energy = (samples[: frames * frame].reshape(frames, frame) ** 2).mean(axis=1)
             cut = lo + int(np.argmin(energy)) * frame + frame // 2
         else:
             cut = target

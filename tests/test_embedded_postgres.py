@@ -1,0 +1,113 @@
+"""The embedded Postgres is supervised by the processes that use it: killed, it comes back;
+a stale postmaster.pid does not fool them; a one-shot command leaves no server behind.
+
+Each test owns an embedded server in its own data directory (never the suite's)."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from workers.db import embedded_database_url, embedded_running, stop_embedded
+
+from .conftest import REPO, wait_for
+
+
+def env_for(data: Path) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return {**env, "CLIPQUEUE_DATA_DIR": str(data), "CLIPQUEUE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
+            "ALLOW_PRIVATE_URLS": "1"}  # the scripted steps never fetch the URL
+
+
+def postmaster_pid(data: Path) -> int:
+    return int((data / "postgres" / "postmaster.pid").read_text().splitlines()[0])
+
+
+def answers(url: str) -> bool:
+    try:
+        with psycopg.connect(url, connect_timeout=2) as conn:
+            return conn.execute("SELECT 1").fetchone()[0] == 1
+    except psycopg.OperationalError:
+        return False
+
+
+@pytest.fixture
+def data(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    yield data
+    stop_embedded(data)
+
+
+def cli(data: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "workers", *args], cwd=REPO, env=env_for(data),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_killed_embedded_postgres_is_brought_back_by_a_running_worker(data, tmp_path):
+    log = open(tmp_path / "worker.log", "wb")
+    worker = subprocess.Popen([sys.executable, "-m", "workers", "run", "--step-table", "tests.support.steps:TABLE",
+                               "--poll-interval", "0.2"], cwd=REPO, env=env_for(data), stdout=log,
+                              stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: (data / "postgres" / "postmaster.pid").exists() and b"steps=" in
+                 (tmp_path / "worker.log").read_bytes(), timeout=90, message="the worker to start its Postgres")
+        url = embedded_database_url(data)
+        killed = postmaster_pid(data)
+        os.kill(killed, signal.SIGKILL)
+        wait_for(lambda: not answers(url), timeout=30, message="the server to go away")
+        # nobody but the worker is there to bring it back
+        wait_for(lambda: embedded_running(data) and postmaster_pid(data) != killed and answers(url), timeout=90,
+                 interval=0.5, message="the worker to start Postgres again")
+        submitted = cli(data, "submit", "http://127.0.0.1:9/after-the-kill.mp4")
+        assert submitted.returncode == 0, submitted.stderr[-2000:]
+        token = json.loads(submitted.stdout)["token"]
+        last = {}
+
+        def done() -> bool:
+            shown = cli(data, "status", token)
+            last["stderr"] = shown.stderr[-2000:]
+            return shown.returncode == 0 and json.loads(shown.stdout)["status"] == "done"
+
+        try:
+            wait_for(done, timeout=90, interval=0.5, message="the worker to process a video on the revived server")
+        except AssertionError:
+            raise AssertionError(f"{last.get('stderr')}\n{(tmp_path / 'worker.log').read_text()[-3000:]}") from None
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+            log.close()
+
+
+def test_a_stale_postmaster_pid_is_not_taken_for_a_running_server(data):
+    url = embedded_database_url(data)
+    pid = postmaster_pid(data)
+    stop_embedded(data)
+    # what a SIGKILL leaves behind: the pid file of a postmaster that no longer runs
+    stale = data / "postgres" / "postmaster.pid"
+    stale.write_text("\n".join([str(pid), str(data / "postgres"), "0", "5432", "", "", "", "ready"]) + "\n")
+    assert not embedded_running(data)
+    done = cli(data, "db-url")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert answers(done.stdout.strip()) and answers(url)
+
+
+def test_the_process_command_stops_the_server_it_started_and_db_stop_stops_one(data, media):
+    done = cli(data, "process", str(media / "jfk.flac"), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (data / "postgres" / "postmaster.pid").exists(), "process left its Postgres running"
+    # the operator command stops one that is running
+    assert cli(data, "db-url").returncode == 0 and embedded_running(data)
+    stopped = cli(data, "db-stop")
+    assert stopped.returncode == 0 and stopped.stdout.strip() == "stopped"
+    assert not embedded_running(data)
