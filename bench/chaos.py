@@ -10,7 +10,11 @@ and submits N videos of real speech (../shared/media, several lengths; some twic
 they run it SIGKILLs workers (aimed at download, transcript and clip generation, then at
 random), has the download server drop connections at random offsets, answer 500/503 and
 crawl, has the LLM answer 429 + Retry-After, 500, time out, send truncated and garbled JSON
-and go down for a while, restarts Postgres once, and SIGTERMs a worker.
+and go down for a while, restarts Postgres once, and SIGTERMs a worker. One video's host
+trickles (a byte every 2 s: the download's stall deadline must cut it) and one answers its
+first GET with "429, Retry-After: 1e308", as the LLM answers once with "Retry-After:
+99999999" (poison values: parsed in one place and capped, they must neither kill a slot nor
+park a job).
 
 Then it lets the system settle and audits the database, the storage, the download server's
 byte counts and an ffmpeg wrapper's log. Exit status 1 when a "must be 0" figure is not 0.
@@ -213,7 +217,16 @@ def run(cfg: Config, out=sys.stdout) -> dict:
     # Download server: real files, random faults per GET.
     media = MediaServer()
 
+    special: dict[str, list] = {}  # path -> faults to serve first, in order (trickle, poison)
+
     def download_fault(size: int, path: str):
+        with chaos.lock:
+            planned = special.get(path)
+            first = planned.pop(0) if planned else None
+        if first is not None:
+            chaos.count(chaos.download_faults, first[0])
+            chaos.count(chaos.faulted_paths, path)
+            return first[1]
         roll = rng.random()
         fault = None
         if roll < 0.12:
@@ -234,7 +247,14 @@ def run(cfg: Config, out=sys.stdout) -> dict:
     # LLM server: the real OpenAI SDK talks to it; some answers are bad on purpose.
     llm = FakeOpenAI()
 
+    poison_llm = [("poison 429", ("status", 429, {"Retry-After": "99999999"}))]
+
     def llm_fault(reply):
+        with chaos.lock:
+            poison = poison_llm.pop(0) if poison_llm else None
+        if poison is not None:
+            chaos.count(chaos.llm_faults, poison[0])
+            return poison[1]
         roll = rng.random()
         text = json.dumps(reply)
         for limit, kind, entry in ((0.08, "429", ("status", 429, {"Retry-After": "1"})),
@@ -262,7 +282,8 @@ def run(cfg: Config, out=sys.stdout) -> dict:
            "CLIPQUEUE_RETRY_MAX_SECONDS": "4", "CLIPQUEUE_POLL_INTERVAL": "0.5",
            "CLIPQUEUE_DOWNLOAD_RETRIES": "3", "CLIPQUEUE_BIND": f"127.0.0.1:{api_port}",
            "WEB_CONCURRENCY": "2", "CLIPQUEUE_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
-           "CLIPQUEUE_RENDER_PARALLEL": "1", "CLIPQUEUE_PRUNE_INTERVAL": "0"}
+           "CLIPQUEUE_RENDER_PARALLEL": "1", "CLIPQUEUE_PRUNE_INTERVAL": "0",
+           "CLIPQUEUE_DOWNLOAD_STALL_S": "4", "CLIPQUEUE_DOWNLOAD_MIN_RATE_KBPS": "20"}
     env.pop("CLIPQUEUE_TEST_LOG_DIR", None)
     api_log = open(work / "logs" / "api.log", "ab")
     # The console script: `python -m gunicorn` here would import the repo's gunicorn.py.
@@ -285,6 +306,11 @@ def run(cfg: Config, out=sys.stdout) -> dict:
             name = f"/v{n:03d}/{source.name}"
             urls.append(media.add(name, source))
             sizes[urls[-1]] = source.stat().st_size
+        # A trickling host on one video (twice: the retry trickles too), a poison 429 on another.
+        special[urls[0].split(str(media.httpd.server_address[1]), 1)[1]] = [("trickle", ("trickle", 2.0))] * 2
+        if len(urls) > 1:
+            special[urls[1].split(str(media.httpd.server_address[1]), 1)[1]] = [
+                ("poison 429", ("status", 429, {"retry_after": "1e308"}))]
         tokens: dict[str, str] = {}
         duplicate_mismatch = 0
         for url in urls:
@@ -597,7 +623,7 @@ def explain_failure(job: dict, url: str, chaos: Chaos) -> str | None:
     if cause == "llm_unavailable":
         faults = sum(n for k, n in chaos.llm_faults.items() if k in ("429", "500", "timeout"))
         return "LLM faults and outage injected" if faults or chaos.llm_down_s else None
-    if job["step"] == "download" and cause in ("network", "download_failed", "step_timeout") \
+    if job["step"] == "download" and cause in ("network", "download_failed", "step_timeout", "http_429") \
             or cause.startswith("http_5"):
         return f"{chaos.faulted_paths[path]} download faults injected on it" if chaos.faulted_paths[path] else None
     return None

@@ -52,19 +52,21 @@ class ResolveTimeout(OSError):
 
 
 class CachedResolver:
-    """A resolver for request paths: a lookup waits at most ``timeout_s`` (it runs on one of
-    ``workers`` threads; when all are stuck on a black-hole DNS, a new lookup waits for the
-    bound and gives up too), answers are cached ``ttl_s`` (failures and time-outs
-    ``negative_ttl_s``), at most ``max_entries`` names. Raises ``ResolveTimeout`` past the
-    bound. The authoritative check is at connect time, in the worker (``Guard``)."""
+    """A resolver for request paths: a lookup waits at most ``timeout_s``; at most
+    ``workers`` lookups are outstanding (a black-hole DNS holds them), and one asked for
+    beyond that fails at once instead of queueing; answers are cached ``ttl_s`` (failures
+    and time-outs ``negative_ttl_s``), at most ``max_entries`` names. Raises
+    ``ResolveTimeout`` past the bound. So a dead DNS holds at most ``workers`` request
+    threads, each for ``timeout_s``. The authoritative check is at connect time (``Guard``)."""
 
     def __init__(self, resolver: Resolver = system_resolver, *, timeout_s: float = 2.0, ttl_s: float = 60.0,
-                 negative_ttl_s: float = 10.0, max_entries: int = 1024, workers: int = 4, clock=time.monotonic):
+                 negative_ttl_s: float = 10.0, max_entries: int = 1024, workers: int = 2, clock=time.monotonic):
         self.resolver, self.timeout_s, self.ttl_s, self.negative_ttl_s = resolver, timeout_s, ttl_s, negative_ttl_s
-        self.max_entries, self.clock = max_entries, clock
+        self.max_entries, self.workers, self.clock = max_entries, workers, clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns")
         self._cache: OrderedDict[tuple[str, int], tuple[float, list[str] | BaseException]] = OrderedDict()
         self._lock = threading.Lock()
+        self._outstanding = 0
         self.lookups = 0  # how many reached the underlying resolver
 
     def __call__(self, host: str, port: int) -> list[str]:
@@ -74,8 +76,12 @@ class CachedResolver:
             if hit is not None and hit[0] > now:
                 self._cache.move_to_end(key)
                 return _answer(hit[1])
-        self.lookups += 1
+            if self._outstanding >= self.workers:
+                raise ResolveTimeout("the DNS is not answering (all lookups outstanding)")
+            self._outstanding += 1
+            self.lookups += 1
         future = self._pool.submit(lambda: list(self.resolver(host, port)))
+        future.add_done_callback(self._finished)
         try:
             answer: list[str] | BaseException = future.result(timeout=self.timeout_s)
             ttl = self.ttl_s
@@ -89,6 +95,10 @@ class CachedResolver:
             while len(self._cache) > self.max_entries:
                 self._cache.popitem(last=False)
         return _answer(answer)
+
+    def _finished(self, _future) -> None:
+        with self._lock:
+            self._outstanding -= 1
 
 
 def _answer(value):

@@ -4,7 +4,8 @@ Faults per path: ``drop_after`` (bytes: the first response body is cut there, on
 ``status`` (a list of statuses to answer before serving normally, e.g. [503, 503]),
 ``redirect`` (a URL: every request is answered 302 to it). ``chaos``, when set, is called
 per GET with the body size and the path, and returns None (serve normally) or a fault for that request:
-("status", code) | ("drop", offset) | ("slow", bytes_per_second).
+("status", code[, {"retry_after": value}]) | ("drop", offset) | ("slow", bytes_per_second) |
+("trickle", seconds_per_byte).
 ``head_status`` (a status): HEADs get it, GETs are served. ``get_redirect`` (a URL): GETs are answered 302 to it while HEADs answer normally (a host
 whose HEAD and GET differ). ``trickle`` (seconds): the body is sent one byte at a time, one
 every that many seconds. ``retry_after`` (a header value) goes with a forced 429.
@@ -86,6 +87,7 @@ class MediaServer:
                     chaotic = server.chaos(server.files[name].stat().st_size, name)
                     if chaotic and chaotic[0] == "status":
                         forced = chaotic[1]
+                        fault = {**fault, **(chaotic[2] if len(chaotic) > 2 else {})}  # e.g. retry_after
                     elif chaotic:
                         fault = {**fault, chaotic[0]: chaotic[1]}
                 if forced:
