@@ -12,9 +12,9 @@ this CPU). Then, in the same run:
    and done), 5 % ``POST /public/video`` (new URLs) -- bounded by --seconds.
 
 3. stalls: a second API (``bench._stress_app``: a DNS that never answers, internal-route
-   steps that take 10 s) gets the same status reads while 20 threads submit URLs with
-   host names the DNS never resolves and 16 threads call ``/internal/perform-video-processing``
-   in a loop. Prints the reads' p50/p99 there, the submits' latencies, and how the internal
+   steps that take 10 s) gets the same status reads while 20 threads each submit a URL
+   whose host name the DNS never resolves, once a second, and 16 threads call
+   ``/internal/perform-video-processing`` in a loop (honouring Retry-After). Prints the reads' p50/p99 there, the submits' latencies, and how the internal
    calls were answered (at most CLIPQUEUE_INTERNAL_CONCURRENCY run; the rest get 429).
 
 Prints reads/s and writes/s, p50/p99 latency, every non-2xx answer, and the workers'

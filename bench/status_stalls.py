@@ -22,7 +22,9 @@ INTERNAL_TOKEN = "bench-internal-token-0123456789"
 
 
 def stall_process(port: int, seconds: float, submitters: int, internal: int, out):
-    """Phase 3's pressure: black-hole submits and internal-route calls, each in a loop."""
+    """Phase 3's pressure, in loops: each submitter sends a URL whose DNS never answers once a
+    second (so 20 are in flight when the bound is absent); each internal caller runs a step,
+    or waits out the 429's Retry-After."""
     results = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -36,7 +38,9 @@ def stall_process(port: int, seconds: float, submitters: int, internal: int, out
                 if kind == "dns":
                     body = json.dumps({"url": f"https://{uuid.uuid4().hex}.never-resolves.example/v.mp4"})
                     conn.request("POST", "/public/video", body=body, headers={"Content-Type": "application/json"})
-                else:
+                else:  # a scheduler's call: a connection of its own each time
+                    conn.close()
+                    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                     conn.request("POST", "/internal/perform-video-processing",
                                  headers={"Authorization": f"Bearer {INTERNAL_TOKEN}"})
                 response = conn.getresponse()
@@ -46,9 +50,12 @@ def stall_process(port: int, seconds: float, submitters: int, internal: int, out
                 status = 0
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            mine.append((kind, status, time.perf_counter() - started))
+            took = time.perf_counter() - started
+            mine.append((kind, status, took))
             if kind == "internal" and status == 429:
-                time.sleep(0.2)  # a scheduler backs off (the answer says Retry-After)
+                time.sleep(5.0)  # a scheduler honours Retry-After
+            elif kind == "dns":
+                time.sleep(max(0.0, 1.0 - took))  # each submitter: one submission a second
         with lock:
             results.extend(mine)
 
@@ -97,7 +104,7 @@ def stall_phase(env: dict, logs, tokens: list[str], seconds: float, procs: int, 
     answers = {}
     for kind, status, _ in dns + internal:
         answers[f"{kind}:{status}"] = answers.get(f"{kind}:{status}", 0) + 1
-    print(f"\nstalls: 20 submits to a DNS that never answers + 16 internal callers (10 s steps), in a loop")
+    print("\nstalls: 20 submitters (1/s each) to a DNS that never answers + 16 internal callers (10 s steps)")
     print(f"  GET  /public/video/status  {len(reads) / elapsed:8.0f} req/s   p50 {statistics.median(reads):6.1f} ms"
           f"   p99 {percentile(reads, 99):6.1f} ms   max {max(reads):6.1f} ms   non-2xx {bad_reads}")
     dns_ms = [r[2] * 1000 for r in dns]

@@ -55,15 +55,16 @@ def build_input(out: Path, hours: float) -> float:
 
     ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
     work = out.parent
-    speech, silence = work / "speech.flac", work / "silence.flac"
-    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(MEDIA / "jfk.flac"), "-ac", "1", "-ar", "16000",
-                    str(speech)], check=True)
+    speech, silence = work / "speech.wav", work / "silence.wav"  # one format, so they concatenate
+    pcm = ["-ac", "1", "-ar", "16000", "-c:a", "pcm_s16le"]
+    subprocess.run([ffmpeg, "-v", "error", "-y", "-i", str(MEDIA / "jfk.flac"), *pcm, str(speech)],
+                   check=True, capture_output=True)
     subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "289",
-                    str(silence)], check=True)
+                    *pcm, str(silence)], check=True, capture_output=True)
     repeats = int(hours * 12)
     (work / "list.txt").write_text("".join(f"file '{speech}'\nfile '{silence}'\n" for _ in range(repeats)))
     subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(work / "list.txt"),
-                    "-c", "copy", str(out)], check=True)
+                    "-c:a", "flac", str(out)], check=True, capture_output=True)
     probe = subprocess.run([sys.executable, "-c", "import av,sys; c=av.open(sys.argv[1]); "
                             "print(c.duration / 1e6)", str(out)], capture_output=True, text=True, check=True)
     return float(probe.stdout)

@@ -96,7 +96,7 @@ class Settings:
     prune_interval_s: float = 600.0     # how often each worker runs the hygiene (0: never)
     min_free_mb: float = 512.0          # a download starts only with its size + this much disk free
     dns_timeout_s: float = 2.0          # the API's submit-time DNS lookups wait at most this
-    internal_concurrency: int = 2       # steps one API process runs at once on the internal route
+    internal_concurrency: int = 1       # steps one API process runs at once on the internal route
     step_timeout_s: float = 4 * 3600.0  # any step's outer deadline (0: none)
     download_min_rate_kbps: float = 20.0  # a download receiving less than this ...
     download_stall_s: float = 60.0        # ... over this window stops with step_timeout

@@ -60,7 +60,7 @@ class CachedResolver:
     threads, each for ``timeout_s``. The authoritative check is at connect time (``Guard``)."""
 
     def __init__(self, resolver: Resolver = system_resolver, *, timeout_s: float = 2.0, ttl_s: float = 60.0,
-                 negative_ttl_s: float = 10.0, max_entries: int = 1024, workers: int = 2, clock=time.monotonic):
+                 negative_ttl_s: float = 10.0, max_entries: int = 1024, workers: int = 1, clock=time.monotonic):
         self.resolver, self.timeout_s, self.ttl_s, self.negative_ttl_s = resolver, timeout_s, ttl_s, negative_ttl_s
         self.max_entries, self.workers, self.clock = max_entries, workers, clock
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns")
