@@ -6,8 +6,9 @@ a NOTIFY on ``clipqueue_jobs`` names one of their steps, or until the poll inter
 fallback and the truth) runs out.
 
 Shutdown (SIGTERM/SIGINT): stop claiming; let steps in flight finish for up to
-``shutdown_grace`` seconds; release whatever is still running (it is due again at once,
-no retry counted) and exit. A second signal releases at once.
+``shutdown_grace`` seconds; then stop whatever is still running (its ffmpeg killed, its
+sockets shut), release it (it is due again at once, no retry counted) and exit. A second
+signal does that at once.
 
 An unexpected error inside a slot (a bug, a value the database refuses) is contained: the
 job in hand gets a retry, or fails with cause ``internal_error`` when its retries are spent,
