@@ -21,15 +21,15 @@ class AppState:
     storage: Any = None
     _executor: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _internal_slots: threading.BoundedSemaphore | None = None
+    _internal_slots: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._internal_slots = threading.BoundedSemaphore(self.settings.internal_concurrency)
 
     def internal_slot(self) -> bool:
         """Take one of the CLIPQUEUE_INTERNAL_CONCURRENCY slots of the internal route, without
         waiting; False when all are busy (the caller answers 429). Release with
         ``release_internal_slot``. Public requests never need one, so they are never starved."""
-        with self._lock:
-            if self._internal_slots is None:
-                self._internal_slots = threading.BoundedSemaphore(self.settings.internal_concurrency)
         return self._internal_slots.acquire(blocking=False)
 
     def release_internal_slot(self) -> None:

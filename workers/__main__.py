@@ -86,9 +86,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print("stopped" if stop_embedded(settings.data_dir) else "not running")
         return 0
-    from .db import embedded_running
+    started_here = False
+    if args.command == "process" and not settings.database_url:
+        from .db import embedded_running
 
-    started_here = not settings.database_url and not embedded_running(settings.data_dir)
+        started_here = not embedded_running(settings.data_dir)  # then it is this command's to stop
     url = prepare_database(settings)
 
     if args.command == "run":

@@ -46,15 +46,19 @@ def _pgdata(data_dir: Path) -> Path:
     return (Path(data_dir) / "postgres").resolve()
 
 
+def _postmaster_pid(pgdata: Path) -> int | None:
+    """The pid ``postmaster.pid`` names, or None when there is no (readable) file."""
+    try:
+        return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def embedded_running(data_dir: Path) -> bool:
     """Whether ``postmaster.pid`` names a live (not zombie) postmaster that accepts connections."""
     pgdata = _pgdata(data_dir)
-    try:
-        lines = (pgdata / "postmaster.pid").read_text().splitlines()
-        pid = int(lines[0])
-    except (OSError, ValueError, IndexError):
-        return False
-    if not _alive(pid):
+    pid = _postmaster_pid(pgdata)
+    if pid is None or not _alive(pid):
         return False
     url = _embedded_urls.get(pgdata)
     if url is None:
@@ -79,12 +83,9 @@ def _clear_stale_pidfile(pgdata: Path) -> None:
     """Remove a ``postmaster.pid`` whose postmaster is dead or a zombie (a killed server whose
     parent never reaped it): pgserver checks only that the pid exists, and would take it for
     a running server."""
-    stale = pgdata / "postmaster.pid"
-    try:
-        pid = int(stale.read_text().splitlines()[0])
-    except (OSError, ValueError, IndexError):
-        return
-    if not _alive(pid):
+    pid = _postmaster_pid(pgdata)
+    if pid is not None and not _alive(pid):
+        stale = pgdata / "postmaster.pid"
         log.warning("removing the stale %s (postmaster %s is not running)", stale, pid)
         stale.unlink(missing_ok=True)
 

@@ -67,7 +67,6 @@ class CachedResolver:
         self._cache: OrderedDict[tuple[str, int], tuple[float, list[str] | BaseException]] = OrderedDict()
         self._lock = threading.Lock()
         self._outstanding = 0
-        self.lookups = 0  # how many reached the underlying resolver
 
     def __call__(self, host: str, port: int) -> list[str]:
         key, now = (host, port), self.clock()
@@ -79,7 +78,6 @@ class CachedResolver:
             if self._outstanding >= self.workers:
                 raise ResolveTimeout("the DNS is not answering (all lookups outstanding)")
             self._outstanding += 1
-            self.lookups += 1
         future = self._pool.submit(lambda: list(self.resolver(host, port)))
         future.add_done_callback(self._finished)
         try:
@@ -193,22 +191,20 @@ def _is_ip_literal(host: str) -> bool:
         return False
 
 
-def _guard_host(host: str, port: int, allow_private: bool, resolver: Resolver,
-                allowed: AddressPolicy) -> list[str]:
+def _guard_host(host: str, port: int, allow_private: bool, resolver: Resolver, allowed: AddressPolicy) -> None:
     if _is_ip_literal(host):
         addresses = [host]
     else:
         if allow_private:
-            return []  # no need to resolve: whatever it resolves to is allowed
+            return  # no need to resolve: whatever it resolves to is allowed
         try:
             addresses = _resolve(host, port, resolver)
         except ResolveTimeout:
             # A slow DNS must not hold a request: the name is checked again, authoritatively,
             # when the worker connects (Guard), and refused there if it points inward.
-            return []
+            return
     if not allow_private:
         _check_addresses(addresses, allowed)
-    return addresses
 
 
 def _check_addresses(addresses: list[str], allowed: AddressPolicy) -> None:

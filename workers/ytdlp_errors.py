@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .errors import PermanentError, TransientError
 from .retry import parse_retry_after
-from .ytdlp_net import MAX_REDIRECTS, GuardedConnections, guard_error
+from .ytdlp_net import MAX_REDIRECTS, GuardedConnections, exception_chain, guard_error
 
 
 def classify(exc, connections: GuardedConnections | None = None) -> Exception:
@@ -59,13 +59,7 @@ def classify(exc, connections: GuardedConnections | None = None) -> Exception:
 def _no_space(exc) -> bool:
     import errno
 
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-            return True
-        exc = exc.__cause__ or exc.__context__ or (getattr(exc, "exc_info", None) or (None, None))[1]
-    return False
+    return any(isinstance(e, OSError) and e.errno == errno.ENOSPC for e in exception_chain(exc))
 
 
 def _retry_after(error) -> float | None:

@@ -45,7 +45,6 @@ class GuardedConnections:
     def __init__(self, guard: Guard):
         self.guard = guard
         self.refused: list[GuardRefused] = []
-        self.connected: list[tuple[str, str, int]] = []  # (host, address, port), in order
         self._sockets: set[socket.socket] = set()
         self._aborted = False
         self._lock = threading.Lock()
@@ -75,8 +74,6 @@ class GuardedConnections:
                         raise DownloadAborted("the download was stopped")
                     self._sockets.add(sock)
                 sock.connect((ip, port))
-                with self._lock:
-                    self.connected.append((host, ip, port))
                 return sock
             except OSError as exc:
                 self._forget(sock)
@@ -151,16 +148,20 @@ def _handler_class(connections: GuardedConnections):
     return GuardedRH
 
 
-def guard_error(exc: BaseException | None) -> GuardRefused | None:
-    """The ``GuardRefused`` somewhere in an exception's chain (yt-dlp wraps it in its own)."""
+def exception_chain(exc: BaseException | None):
+    """``exc`` and every exception behind it: Python's cause and context, yt-dlp's ``cause``
+    and ``exc_info``, urllib's ``reason`` (yt-dlp wraps a socket error two or three deep)."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
+    while isinstance(exc, BaseException) and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, GuardRefused):
-            return exc
+        yield exc
         reason = getattr(exc, "reason", None)
-        if isinstance(reason, GuardRefused):
-            return reason
+        if isinstance(reason, BaseException):
+            yield reason
         exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__ or \
             (getattr(exc, "exc_info", None) or (None, None))[1]
-    return None
+
+
+def guard_error(exc: BaseException | None) -> GuardRefused | None:
+    """The ``GuardRefused`` somewhere in an exception's chain (yt-dlp wraps it in its own)."""
+    return next((e for e in exception_chain(exc) if isinstance(e, GuardRefused)), None)

@@ -40,10 +40,6 @@ def run(video, ctx) -> dict:
     ctx.set_deadline(120 + settings.render_timeout_factor * total,
                      f"rendering {total:.0f} s of clips took over 120 s + {settings.render_timeout_factor:g} x that")
 
-    def tool(args: list[str]) -> None:
-        ctx.raise_if_cancelled()
-        _ffmpeg(args, ctx)
-
     def render(clip: dict) -> dict:
         stem = f"clip-{clip['rank']:02d}-{int(clip['start'] * 1000)}-{int(clip['end'] * 1000)}"
         keys = {
@@ -60,13 +56,13 @@ def run(video, ctx) -> dict:
             with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
                 if not storage.exists(keys["media"]):
                     out = Path(tmp) / Path(keys["media"]).name
-                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, tool)
+                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx)
                     ctx.raise_if_cancelled()  # a stopped attempt publishes nothing more
                     storage.put_file(keys["media"], out)
                     rendered = True
                 if has_video and not storage.exists(keys["thumbnail"]):
                     thumb = Path(tmp) / "thumb.jpg"
-                    thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb, tool)
+                    thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb, ctx)
                     ctx.raise_if_cancelled()
                     storage.put_file(keys["thumbnail"], thumb)
                 storage.put_bytes(keys["srt"], srt(clip).encode())
@@ -85,24 +81,28 @@ def run(video, ctx) -> dict:
             "result": {"clips": public}}
 
 
-def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, tool=None) -> None:
+def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, ctx=None) -> None:
     args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start:.3f}", "-i", str(src),
             "-t", f"{duration:.3f}", "-map", "0:a:0"]
     if has_video:
         args += ["-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
     args += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
-    (tool or _ffmpeg)(args)
+    _ffmpeg(args, ctx)
 
 
-def thumbnail(ffmpeg: str, src: Path, at: float, out: Path, tool=None) -> None:
-    (tool or _ffmpeg)([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(src),
-                       "-frames:v", "1", "-q:v", "3", str(out)])
+def thumbnail(ffmpeg: str, src: Path, at: float, out: Path, ctx=None) -> None:
+    _ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(src),
+             "-frames:v", "1", "-q:v", "3", str(out)], ctx)
 
 
 def _ffmpeg(args: list[str], ctx=None) -> None:
+    """Run ffmpeg; with a step's ``ctx``, not once the step must stop, and killed if it must
+    stop meanwhile (then the stop's reason is raised, not ffmpeg's exit status)."""
+    if ctx is not None:
+        ctx.raise_if_cancelled()
     result = run_tool(args, timeout=3600, on_abort=ctx.on_abort if ctx is not None else None)
     if ctx is not None:
-        ctx.raise_if_cancelled()  # killed by an abort: report why, not ffmpeg's exit status
+        ctx.raise_if_cancelled()
     if result.returncode != 0:
         raise PermanentError("render_failed", "ffmpeg could not cut a clip from the media",
                              details={"stderr": result.stderr[-2000:], "args": args[1:]})

@@ -26,7 +26,7 @@ from ..media import probe, sha256_file
 from ..ytdlp_errors import classify
 from ..storage import video_key
 from ..urlguard import Guard, UrlRejected, is_public_address, system_resolver
-from ..ytdlp_net import MAX_REDIRECTS, GuardedConnections, guard_error, install
+from ..ytdlp_net import GuardedConnections, guard_error, install
 
 log = logging.getLogger(__name__)
 
@@ -167,10 +167,7 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
                 _check_probe(info, settings, max_bytes)
                 _check_free_space(work, info.get("filesize") or info.get("filesize_approx"), settings)
                 info = ydl.process_ie_result(info, download=True)
-            except yt_dlp.utils.DownloadError as exc:
-                ctx.raise_if_cancelled()
-                raise classify(exc, connections) from None
-            except (OSError, RequestError) as exc:
+            except (yt_dlp.utils.DownloadError, RequestError, OSError) as exc:
                 ctx.raise_if_cancelled()
                 raise classify(exc, connections) from None
     finally:
@@ -191,19 +188,20 @@ EXTENSIONS = {"video/mp4": "mp4", "video/webm": "webm", "video/quicktime": "mov"
 NATIVE_PROTOCOLS = {"http", "https", "m3u8_native", "m3u8", "http_dash_segments"}
 
 
-def _guard(url: str, guard: Guard, *, why: str = "") -> None:
+def _guard(url: str, guard: Guard) -> None:
     """The SSRF guard, as a step error: a refused URL fails the video permanently."""
     try:
         guard.check_url(url)
     except UrlRejected as exc:
-        raise PermanentError(exc.code, why + exc.message) from None
+        raise PermanentError(exc.code, exc.message) from None
 
 
 def _probe_direct(ydl, url: str, max_bytes: int, settings) -> dict | None:
     """HEAD the URL through yt-dlp's (guarded) networking, redirects followed. When it
     answers video/* or audio/*, a yt-dlp info dict for the final URL (after the size cap);
     otherwise None (a page for the extractors, or a server that does not answer HEAD). A
-    refused hop raises (``classify`` makes it ``forbidden_host``)."""
+    refused hop or a redirect loop raises (``classify`` makes it ``forbidden_host`` or
+    ``too_many_redirects``)."""
     from yt_dlp.networking import HEADRequest
     from yt_dlp.networking.exceptions import HTTPError, TransportError
 
@@ -214,7 +212,7 @@ def _probe_direct(ydl, url: str, max_bytes: int, settings) -> dict | None:
             length = response.headers.get("Content-Length")
     except HTTPError as exc:
         if getattr(exc, "redirect_loop", False):
-            raise PermanentError("too_many_redirects", f"the URL redirects more than {MAX_REDIRECTS} times") from None
+            raise
         return None  # 405 and friends: let the extractors try with GET
     except TransportError as exc:
         if guard_error(exc) is not None:
