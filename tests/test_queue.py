@@ -382,3 +382,10 @@ def test_an_old_token_keeps_showing_its_own_job_after_the_url_is_resubmitted(db)
     then, now = queue.job_status(db, old), queue.job_status(db, new.token)
     assert (then["status"], then["failure_cause"]) == ("failed", "http_500")
     assert (now["status"], now["failure_cause"]) == ("queued", None)
+
+
+def test_tokens_never_start_with_a_dash_so_command_lines_take_them_as_arguments():
+    # 1 token in 64 used to: "python -m workers status -Xy..." then failed as an unknown option.
+    tokens = [queue.new_token() for _ in range(5000)]
+    assert not [t for t in tokens if t.startswith("-")]
+    assert all(len(t) == 32 for t in tokens) and len(set(tokens)) == 5000

@@ -24,7 +24,12 @@ TOKEN_BYTES = 24  # 192 random bits, 32 URL-safe characters
 
 
 def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
+    """192 random bits, URL-safe. Never starting with "-": command lines (``workers status
+    TOKEN``, argparse, most shell tools) would take such a token for an option."""
+    while True:
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        if not token.startswith("-"):
+            return token
 
 
 @dataclass(frozen=True)
