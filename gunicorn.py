@@ -1,29 +1,34 @@
 """gunicorn settings for the ClipQueue API: ``gunicorn -c gunicorn.py``.
 
 Never ``import gunicorn`` from the repository root: this file shadows the package there.
-Every value can be overridden with an environment variable (named beside it).
+The values come from ``workers.settings.Settings.from_env`` (the one configuration reader;
+the variables are in the README's table), so a bad value stops gunicorn with a message
+that names it.
 """
 import multiprocessing
-import os
+
+from workers.settings import Settings
+
+_settings = Settings.from_env()
 
 # The WSGI app: the factory is called once in each worker process (no preload), so every
 # process gets its own connection pool; migrations serialize on an advisory lock.
 wsgi_app = "server:create_app()"
 
 # CLIPQUEUE_BIND: address to listen on (use a unix socket behind a reverse proxy).
-bind = os.environ.get("CLIPQUEUE_BIND", "127.0.0.1:8000")
+bind = _settings.bind
 
 # WEB_CONCURRENCY: worker processes. The API is I/O-bound on Postgres; 2 per core is plenty.
-workers = int(os.environ.get("WEB_CONCURRENCY", 2 * multiprocessing.cpu_count()))
+workers = _settings.web_concurrency or 2 * multiprocessing.cpu_count()
 
 # gthread: each process serves CLIPQUEUE_THREADS requests at once (keep
 # CLIPQUEUE_DB_POOL_SIZE >= threads so no request waits for a connection).
 worker_class = "gthread"
-threads = int(os.environ.get("CLIPQUEUE_THREADS", 4))
+threads = _settings.threads
 
 # The internal route runs a whole pipeline step inside the request, so the timeout is
 # long (CLIPQUEUE_REQUEST_TIMEOUT); public routes answer in milliseconds.
-timeout = int(os.environ.get("CLIPQUEUE_REQUEST_TIMEOUT", 900))
+timeout = _settings.request_timeout_s
 graceful_timeout = 30
 keepalive = 5
 
@@ -32,9 +37,9 @@ max_requests = 10000
 max_requests_jitter = 1000
 
 # Log to stderr, one line per request with its duration in microseconds.
-accesslog = os.environ.get("CLIPQUEUE_ACCESS_LOG", "-")
+accesslog = _settings.access_log
 errorlog = "-"
-loglevel = os.environ.get("CLIPQUEUE_LOG_LEVEL", "info").lower()
+loglevel = _settings.log_level.lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
 
 # Cap request line and headers (bodies are capped by the app: CLIPQUEUE_MAX_BODY_BYTES).

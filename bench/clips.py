@@ -19,8 +19,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.talk import MEDIA, talk_video  # noqa: E402
-from workers.media import ffmpeg_binary, probe  # noqa: E402
-from workers.steps.clip_generation import cut  # noqa: E402
+from workers.pipeline.media import ffmpeg_binary, probe  # noqa: E402
+from workers.pipeline.steps.clip_generation import cut  # noqa: E402
 
 
 def ours(src: Path, clips, out_dir: Path) -> list[Path]:

@@ -24,13 +24,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.talk import talk_video  # noqa: E402
-from workers import queue  # noqa: E402
-from workers.bootstrap import prepare_database  # noqa: E402
-from workers.db import connect, stop_embedded  # noqa: E402
-from workers.runner import Worker  # noqa: E402
-from workers.services import build_services  # noqa: E402
+from workers.queue import jobs as queue  # noqa: E402
+from workers.queue.bootstrap import prepare_database  # noqa: E402
+from workers.queue.db import connect  # noqa: E402
+from workers.queue.embedded import stop_embedded  # noqa: E402
+from workers.queue.worker import Worker  # noqa: E402
+from workers.pipeline.services import build_services  # noqa: E402
 from workers.settings import Settings  # noqa: E402
-from workers.steps import STEPS, default_step_table  # noqa: E402
+from workers.pipeline.table import STEPS, default_step_table  # noqa: E402
 
 
 def serve(directory: Path) -> tuple[http.server.ThreadingHTTPServer, int]:

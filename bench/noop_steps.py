@@ -5,7 +5,7 @@ API), so a benchmark can keep the queue busy without the steps eating the machin
 import os
 import time
 
-from workers.steps import STEPS
+from workers.pipeline.table import STEPS
 
 from ._marks import mark
 

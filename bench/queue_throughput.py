@@ -2,6 +2,7 @@
 
     .venv/bin/pip install -r requirements-bench.txt
     .venv/bin/python -m bench.queue_throughput [--videos 1000] [--workers 1,2,4,8]
+    .venv/bin/python -m bench.queue_throughput --systems clipqueue --before 72e20fc  # vs an earlier commit
 
 All three run on the same Postgres (the embedded one unless DATABASE_URL is set), each
 measurement in a fresh database, with no-op tasks:
@@ -13,13 +14,17 @@ measurement in a fresh database, with no-op tasks:
   last one's, so process start-up is left out;
 * idle latency: one idle worker; enqueue a job, time until its task starts (p50/p99).
 
+``--before REF`` adds ClipQueue as it was at git REF (checked out in a temporary worktree;
+its workers run from there, its own enqueue statement is used) on the same schema, so a
+refactoring is measured against the code it replaced in one run.
+
 Machines here are noisy: figures are printed next to each other and as ratios against the
-others measured in the same run, never asserted.
+others measured in the same run (``--rounds N``: the median of N, in alternating order),
+never asserted.
 """
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import subprocess
 import sys
@@ -34,101 +39,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from workers import queue  # noqa: E402
-from workers.db import connect, embedded_database_url, stop_embedded  # noqa: E402
-from workers.migrate import apply_migrations  # noqa: E402
-
-
-# ---------------------------------------------------------------------------- systems
-class ClipQueue:
-    name = "clipqueue"
-    units_per_job = 5  # step transitions per video
-
-    def __init__(self, dsn: str):
-        self.dsn = dsn
-        self.conn = connect(dsn)
-        apply_migrations(self.conn)
-        self.n = 0
-
-    def enqueue(self, count: int) -> None:
-        for _ in range(count):
-            self.n += 1
-            url = f"http://bench.example/{self.n}"
-            queue.enqueue(self.conn, source_url=url, normalized_url=url)
-
-    def worker(self, mode: str) -> list[str]:
-        args = [sys.executable, "-m", "workers", "run", "--step-table", "bench.noop_steps:TABLE",
-                "--poll-interval", "0.5"]
-        return args + (["--burst"] if mode == "burst" else [])
-
-    def env(self) -> dict:
-        return {"DATABASE_URL": self.dsn, "CLIPQUEUE_LOG_LEVEL": "WARNING"}
-
-    def close(self):
-        self.conn.close()
-
-
-class Procrastinate:
-    name = "procrastinate"
-    units_per_job = 1
-
-    def __init__(self, dsn: str):
-        from bench._procrastinate_app import make_app
-
-        self.dsn = dsn
-        self.app = make_app(dsn)
-        self.app.open()
-        self.app.schema_manager.apply_schema()
-        self.task = self.app.tasks["noop"]
-
-    def enqueue(self, count: int) -> None:
-        for _ in range(count):
-            self.task.defer()
-
-    def worker(self, mode: str) -> list[str]:
-        return [sys.executable, "-m", "bench._procrastinate_app", self.dsn, mode]
-
-    def env(self) -> dict:
-        return {}
-
-    def close(self):
-        self.app.close()
-
-
-class PgQueuer:
-    name = "pgqueuer"
-    units_per_job = 1
-
-    def __init__(self, dsn: str):
-        import asyncpg
-        from pgqueuer import AsyncpgDriver, Queries
-
-        from bench._pgqueuer_app import dsn_for_asyncpg
-
-        self.dsn = dsn
-        self.loop = asyncio.new_event_loop()
-        self.conn = self.loop.run_until_complete(asyncpg.connect(dsn_for_asyncpg(dsn)))
-        self.queries = Queries(AsyncpgDriver(self.conn))
-        self.loop.run_until_complete(self.queries.install())
-
-    def enqueue(self, count: int) -> None:
-        async def go():
-            for _ in range(count):
-                await self.queries.enqueue("noop", None)
-        self.loop.run_until_complete(go())
-
-    def worker(self, mode: str) -> list[str]:
-        return [sys.executable, "-m", "bench._pgqueuer_app", self.dsn, mode]
-
-    def env(self) -> dict:
-        return {}
-
-    def close(self):
-        self.loop.run_until_complete(self.conn.close())
-        self.loop.close()
-
-
-SYSTEMS = {"clipqueue": ClipQueue, "procrastinate": Procrastinate, "pgqueuer": PgQueuer}
+from bench._queue_systems import SYSTEMS, clipqueue_at  # noqa: E402
+from workers.queue.embedded import embedded_database_url, stop_embedded  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- databases
@@ -159,7 +71,7 @@ def spawn(system, mode: str, count: int, mark_file: Path | None = None, mark_all
         env["BENCH_MARK_FILE"] = str(mark_file)
     if mark_all:
         env["BENCH_MARK_ALL"] = "1"
-    return [subprocess.Popen(system.worker(mode), cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+    return [subprocess.Popen(system.worker(mode), cwd=getattr(system, "cwd", REPO), env=env, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE) for _ in range(count)]
 
 
@@ -254,8 +166,13 @@ def main(argv=None) -> int:
     parser.add_argument("--enqueues", type=int, default=2000)
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--systems", default="clipqueue,procrastinate,pgqueuer")
+    parser.add_argument("--rounds", type=int, default=1, help="repeat every measure; the median is reported")
+    parser.add_argument("--before", metavar="REF", help="also measure ClipQueue as it was at this git commit")
     args = parser.parse_args(argv)
     systems = [SYSTEMS[s] for s in args.systems.split(",")]
+    worktrees: list[Path] = []
+    if args.before:
+        systems.append(clipqueue_at(args.before, worktrees))
     worker_counts = [int(w) for w in args.workers.split(",")]
 
     data_dir = None
@@ -266,24 +183,32 @@ def main(argv=None) -> int:
     dbs = Databases(server_url)
     print(f"server: {'embedded pgserver' if data_dir else 'DATABASE_URL'}; cores: {os.cpu_count()}")
     results: dict[str, dict] = {}
+    samples: dict[str, dict[str, list[float]]] = {cls.name: {} for cls in systems}
     try:
-        for cls in systems:
-            r = results[cls.name] = {}
-            r["enqueue"] = measure_enqueue(cls, dbs, args.enqueues)
-            print(f"{cls.name:14s} enqueue {r['enqueue']:8.0f}/s", flush=True)
-            jobs = args.videos if cls.units_per_job == 5 else args.videos * 5
-            for k in worker_counts:
-                rate, seconds = measure_drain(cls, dbs, jobs, k)
-                r[f"drain{k}"] = rate
-                print(f"{cls.name:14s} drain  {k} workers {rate:8.0f}/s "
-                      f"({jobs * cls.units_per_job} in {seconds:.2f}s)", flush=True)
-            lat = measure_latency(cls, dbs, args.latency_samples)
-            r["p50"], r["p99"] = percentile(lat, 50) * 1000, percentile(lat, 99) * 1000
-            print(f"{cls.name:14s} idle latency p50 {r['p50']:.1f} ms  p99 {r['p99']:.1f} ms", flush=True)
+        for round_ in range(args.rounds):
+            # Alternate the order each round, so drift of the machine favours no system.
+            for cls in (systems if round_ % 2 == 0 else systems[::-1]):
+                s = samples[cls.name]
+                s.setdefault("enqueue", []).append(measure_enqueue(cls, dbs, args.enqueues))
+                print(f"{cls.name:14s} enqueue {s['enqueue'][-1]:8.0f}/s", flush=True)
+                jobs = args.videos if cls.units_per_job == 5 else args.videos * 5
+                for k in worker_counts:
+                    rate, seconds = measure_drain(cls, dbs, jobs, k)
+                    s.setdefault(f"drain{k}", []).append(rate)
+                    print(f"{cls.name:14s} drain  {k} workers {rate:8.0f}/s "
+                          f"({jobs * cls.units_per_job} in {seconds:.2f}s)", flush=True)
+                lat = measure_latency(cls, dbs, args.latency_samples)
+                s.setdefault("p50", []).append(percentile(lat, 50) * 1000)
+                s.setdefault("p99", []).append(percentile(lat, 99) * 1000)
+                print(f"{cls.name:14s} idle latency p50 {s['p50'][-1]:.1f} ms  p99 {s['p99'][-1]:.1f} ms", flush=True)
+        # The median of the rounds, per system and measure.
+        results = {name: {key: percentile(values, 50) for key, values in s.items()} for name, s in samples.items()}
     finally:
         dbs.drop_all()
         if data_dir:
             stop_embedded(data_dir)
+        for tree in worktrees:
+            subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
     ours = results.get("clipqueue")
     print("\n| measure | " + " | ".join(results) + (" | clipqueue / " + " | clipqueue / ".join(

@@ -44,9 +44,9 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from workers import queue  # noqa: E402
-from workers.db import connect  # noqa: E402
-from workers.migrate import apply_migrations  # noqa: E402
+from workers.queue import jobs as queue  # noqa: E402
+from workers.queue.db import connect  # noqa: E402
+from workers.queue.migrate import apply_migrations  # noqa: E402
 
 
 def client_process(port: int, tokens: list[str], seconds: float, threads: int, write_share: float, seed: int, out):
@@ -185,7 +185,7 @@ def main(argv=None) -> int:
                 proc.kill()
         logs.close()
         if server is not None:
-            from workers.db import stop_embedded
+            from workers.queue.embedded import stop_embedded
 
             stop_embedded(work)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from workers.media import ffmpeg_binary
+from workers.pipeline.media import ffmpeg_binary
 
 REPO = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO.parent / "shared" / "media")

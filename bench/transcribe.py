@@ -18,7 +18,8 @@ sys.path.insert(0, str(REPO))
 
 from bench.talk import speech_wav  # noqa: E402
 from workers.settings import Settings  # noqa: E402
-from workers.steps.transcript import SAMPLE_RATE, load_model  # noqa: E402
+from workers.pipeline.whisper.engines import SAMPLE_RATE  # noqa: E402
+from workers.pipeline.whisper.models import load_model  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -24,18 +24,17 @@ MEDIA = REPO.parent / "shared" / "media"
 STEP = """
 import json, resource, sys, time
 from pathlib import Path
-from workers.context import StepContext
+from workers.queue.context import StepContext, Subject
 from workers.settings import Settings
-from workers.steps import transcript
-from workers.storage import LocalStorage
-from types import SimpleNamespace
+from workers.pipeline.steps import transcript
+from workers.pipeline.storage import LocalStorage
 src, work, seconds = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 storage = LocalStorage(work / "storage")
 storage.put_file("videos/1/download/source", src)
 ctx = StepContext(step="transcript", checkpoints={"download": {"output": {"key": "videos/1/download/source",
                   "duration": seconds}}}, options={}, settings=Settings(data_dir=work), services={"storage": storage})
 started = time.perf_counter()
-out = transcript.run(SimpleNamespace(video_id=1, options={}), ctx)
+out = transcript.run(Subject(1, "", {}, {"download": ctx.output_of("download")}), ctx)
 print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "seconds": time.perf_counter() - started, "words": out["words"], "chunks": out["chunks"]}))
 """

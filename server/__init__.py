@@ -34,10 +34,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
-    from workers.bootstrap import configure_logging, prepare_database
+    from workers.queue.bootstrap import configure_logging, prepare_database
     from workers.settings import Settings
-    from workers.storage import build_storage
-    from workers.urlguard import CachedResolver, is_public_address, system_resolver
+    from workers.pipeline.storage import build_storage
+    from workers.pipeline.fetcher.guard import CachedResolver, is_public_address, system_resolver
 
     from . import errors, health, internal, video
     from .state import AppState
@@ -71,7 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         services=config.get("services") or {},
         storage=config.get("storage") or build_storage(settings),
     )
-    from workers.db import EmbeddedSupervisor
+    from workers.queue.embedded import EmbeddedSupervisor
 
     app.extensions["clipqueue_supervisor"] = EmbeddedSupervisor(settings, database_url)
     errors.register(app)

@@ -7,7 +7,7 @@ import psycopg
 from flask import Blueprint, jsonify
 from psycopg_pool import PoolTimeout
 
-from workers import queue
+from workers.queue import jobs as queue
 
 from .state import state
 

@@ -15,12 +15,12 @@ import threading
 
 from flask import Blueprint, jsonify, request
 
-from workers import queue
-from workers.steps import validate_steps, STEPS
+from workers.queue import jobs as queue
+from workers.pipeline.table import validate_steps, STEPS
 
 from .errors import ApiError
 from .state import state
-from .video import json_object_body
+from .requests import json_object_body
 
 blueprint = Blueprint("internal", __name__, url_prefix="/internal")
 

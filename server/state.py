@@ -40,11 +40,11 @@ class AppState:
         use so that an API without INTERNAL_API_TOKEN starts no threads."""
         with self._lock:
             if self._executor is None:
-                from workers.executor import Executor
-                from workers.heartbeat import Heartbeat
-                from workers.retry import RetryPolicy
-                from workers.services import build_services
-                from workers.steps import default_step_table
+                from workers.queue.executor import Executor
+                from workers.queue.heartbeat import Heartbeat
+                from workers.queue.retry import RetryPolicy
+                from workers.pipeline.services import build_services
+                from workers.pipeline.table import default_step_table
 
                 s = self.settings
                 self._executor = Executor(

@@ -5,11 +5,12 @@ import re
 
 from flask import Blueprint, jsonify, request, send_file, url_for
 
-from workers import queue
-from workers.steps import STEPS
-from workers.urlguard import UrlRejected, check_url
+from workers.queue import jobs as queue
+from workers.pipeline.table import STEPS
+from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
 from .errors import ApiError
+from .requests import json_object_body
 from .state import state
 
 blueprint = Blueprint("video", __name__, url_prefix="/public/video")
@@ -40,21 +41,6 @@ def clip_options(body: dict) -> dict:
             raise ApiError(400, "invalid_max_clips", f'"max_clips" must be a whole number from 1 to {MAX_CLIPS}')
         options["max_clips"] = value
     return options
-
-
-def json_object_body() -> dict:
-    """The request body as a JSON object, or a 415/400 ApiError that says what is wrong."""
-    if request.mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type", "send the body as JSON (Content-Type: application/json)")
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # json's recursion limit: a body nested thousands deep
-        raise ApiError(400, "invalid_json", "the request body is nested too deeply") from None
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
-    if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "the request body must be a JSON object")
-    return body
 
 
 @blueprint.post("")
@@ -170,11 +156,10 @@ def public_result(result, token: str):
     for clip in result["clips"]:
         clip = dict(clip)
         files = clip.pop("files", None) or {}
-        if hasattr(storage, "presigned_url"):  # S3: the client fetches from the bucket directly
-            clip["urls"] = {kind: storage.presigned_url(key) for kind, key in files.items()}
-        else:
-            clip["urls"] = {kind: url_for("video.files", token=token, name=key.rsplit("/", 1)[-1])
-                            for kind, key in files.items()}
+        # S3: the client fetches from the bucket directly; local files are served by ``files``.
+        clip["urls"] = {kind: storage.public_url(key) or url_for("video.files", token=token,
+                                                                  name=key.rsplit("/", 1)[-1])
+                        for kind, key in files.items()}
         clips.append(clip)
     return {**result, "clips": clips}
 
@@ -194,7 +179,7 @@ def files(token: str, name: str):
         job = queue.job_status(conn, token)
     last = job["checkpoints"].get(STEPS[-1]) if job else None
     keys = [k for k in ((last or {}).get("storage_keys") or []) if k.rsplit("/", 1)[-1] == name]
-    if not keys or not hasattr(app_state.storage, "local_path"):
+    if not keys:
         raise ApiError(404, "not_found", "no such file")
     try:
         path = app_state.storage.local_path(keys[0])

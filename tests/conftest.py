@@ -18,8 +18,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from workers.db import connect, embedded_database_url, stop_embedded
-from workers.migrate import apply_migrations
+from workers.queue.db import connect
+
+from workers.queue.embedded import embedded_database_url, stop_embedded
+from workers.queue.migrate import apply_migrations
 from workers.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -158,7 +160,7 @@ def media():
 
 @pytest.fixture
 def media_server():
-    from .support.media_server import MediaServer
+    from doubles.media_server import MediaServer
 
     server = MediaServer().start()
     yield server
@@ -169,8 +171,8 @@ def media_server():
 def public_server():
     """A media server playing a public host: it listens on the loopback alias that
     ``support.dns.pretend_public`` counts as public, and its URLs name ``localhost``."""
-    from .support.dns import PUBLIC_ALIAS
-    from .support.media_server import MediaServer
+    from doubles.dns import PUBLIC_ALIAS
+    from doubles.media_server import MediaServer
 
     server = MediaServer(host=PUBLIC_ALIAS, name="localhost").start()
     yield server
@@ -180,17 +182,16 @@ def public_server():
 @pytest.fixture
 def step_ctx(tmp_path, settings):
     """A factory of (video, ctx) for calling a step function directly, with local storage."""
-    from types import SimpleNamespace
-
-    from workers.context import StepContext
-    from workers.storage import LocalStorage
+    from workers.queue.context import StepContext, Subject
+    from workers.pipeline.storage import LocalStorage
 
     storage = LocalStorage(tmp_path / "storage")
     step_settings = settings.replace(data_dir=tmp_path / "data")
 
     def make(step, url="http://127.0.0.1/x", *, video_id=1, checkpoints=None, options=None, **overrides):
-        video = SimpleNamespace(video_id=video_id, source_url=url, step=step, options=options or {}, retry=0)
-        ctx = StepContext(step=step, checkpoints=checkpoints or {}, options=video.options,
+        checkpoints = checkpoints or {}
+        video = Subject(video_id, url, options or {}, {s: cp["output"] for s, cp in checkpoints.items()})
+        ctx = StepContext(step=step, checkpoints=checkpoints, options=video.options,
                           settings=step_settings.replace(**overrides), services={"storage": storage})
         return video, ctx
 

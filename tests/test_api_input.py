@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from server import create_app
-from workers import queue
-from workers.runner import Worker
-from workers.steps import STEPS
-from workers.storage import LocalStorage
+from workers.queue import jobs as queue
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS
+from workers.pipeline.storage import LocalStorage
 
-from .support.dns import fake_resolver
+from doubles.dns import fake_resolver
 from .support.steps import TABLE
 from .test_api import assert_error
 

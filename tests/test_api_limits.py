@@ -8,9 +8,9 @@ import threading
 import pytest
 
 from server import create_app
-from workers import queue
+from workers.queue import jobs as queue
 
-from .support.dns import fake_resolver
+from doubles.dns import fake_resolver
 from .support.steps import TABLE
 from .test_api import INTERNAL_TOKEN, assert_error, auth
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 import pytest
 
 from server import create_app
-from workers.llm_local import LocalLLM
-from workers.runner import Worker
-from workers.steps import STEPS, default_step_table
-from workers.storage import LocalStorage
+from workers.pipeline.llm.local import LocalLLM
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS, default_step_table
+from workers.pipeline.storage import LocalStorage
 
-from .support.dns import pretend_public, public_localhost
+from doubles.dns import pretend_public, public_localhost
 from .support.mediafiles import silent_video
 from .test_api import assert_error, assert_no_leak
 

@@ -1,8 +1,8 @@
 """Citations to clips: word edges, padding into silence, the band, overlaps, windows."""
 from __future__ import annotations
 
-from workers.clipping import Band, resolve, windows
-from workers.llm_local import LocalLLM, textrank, tokens
+from workers.pipeline.clips.choosing import Band, resolve, windows
+from workers.pipeline.llm.local import LocalLLM, textrank, tokens
 
 
 def talk(n=40, seg_s=5.0, gap=0.6):
@@ -84,7 +84,7 @@ def caption_clip():
 
 
 def test_captions_are_rebased_to_the_clip_and_keep_words_whole():
-    from workers.steps.clip_generation import cues, srt, vtt
+    from workers.pipeline.clips.captions import cues, srt, vtt
 
     clip = caption_clip()
     parts = cues(clip)

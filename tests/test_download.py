@@ -5,8 +5,8 @@ import hashlib
 
 import pytest
 
-from workers.errors import PermanentError, TransientError
-from workers.steps import download
+from workers.queue.errors import PermanentError, TransientError
+from workers.pipeline.steps import download
 
 
 
@@ -132,7 +132,7 @@ def test_an_audio_only_file_is_accepted(step_ctx, media_server, media):
 
 
 def test_a_video_that_runs_longer_than_its_sound_is_not_mistaken_for_a_truncated_file(media, tmp_path):
-    from workers.media import probe
+    from workers.pipeline.media import probe
 
     from .support.mediafiles import ffmpeg
 
@@ -144,8 +144,8 @@ def test_a_video_that_runs_longer_than_its_sound_is_not_mistaken_for_a_truncated
 
 
 def test_an_mp4_cut_short_after_its_header_is_reported_as_truncated(media, tmp_path):
-    from workers.errors import PermanentError
-    from workers.media import probe
+    from workers.queue.errors import PermanentError
+    from workers.pipeline.media import probe
 
     from .support.mediafiles import ffmpeg
 

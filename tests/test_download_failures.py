@@ -6,11 +6,12 @@ import threading
 
 import pytest
 
-from workers import queue
-from workers.errors import PermanentError, TransientError
-from workers.runner import Worker
-from workers.services import build_services
-from workers.steps import STEPS, download
+from workers.queue import jobs as queue
+from workers.queue.errors import PermanentError, TransientError
+from workers.queue.worker import Worker
+from workers.pipeline.services import build_services
+from workers.pipeline.steps import download
+from workers.pipeline.table import STEPS
 
 from .support.steps import TABLE
 

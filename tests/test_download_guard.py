@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from workers.errors import PermanentError
-from workers.steps import download
+from workers.queue.errors import PermanentError
+from workers.pipeline.steps import download
 
-from .support.dns import PUBLIC_ALIAS, Flipping, pretend_public, public_localhost
-from .support.media_server import MediaServer
+from doubles.dns import PUBLIC_ALIAS, Flipping, pretend_public, public_localhost
+from doubles.media_server import MediaServer
 from .support.mediafiles import ffmpeg
 
 

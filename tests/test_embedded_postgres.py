@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from workers.db import embedded_database_url, embedded_running, stop_embedded
+from workers.queue.embedded import embedded_database_url, embedded_running, stop_embedded
 
 from .conftest import REPO, wait_for
 

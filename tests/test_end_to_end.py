@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from workers import queue
-from workers.clipping import join_words
-from workers.media import probe
-from workers.storage import LocalStorage
+from workers.queue import jobs as queue
+from workers.pipeline.clips.choosing import join_words
+from workers.pipeline.media import probe
+from workers.pipeline.storage import LocalStorage
 
 from .conftest import REPO, wait_for
 

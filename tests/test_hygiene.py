@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 import threading
 
-from workers import maintenance, queue, queries
-from workers.runner import Worker
-from workers.steps import STEPS
+from workers.queue import maintenance
+from workers.queue import jobs as queue
+from workers.queue import sql as queries
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS
 
 from .conftest import wait_for
 from .support.steps import TABLE

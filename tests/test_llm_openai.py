@@ -5,15 +5,15 @@ import json
 
 import pytest
 
-from workers import queue
-from workers.errors import PermanentError, TransientError
-from workers.llm_openai import ATTEMPTS, OpenAILLM
-from workers.retry import RetryPolicy
-from workers.runner import Worker
-from workers.steps import STEPS, default_step_table
-from workers.storage import LocalStorage
+from workers.queue import jobs as queue
+from workers.queue.errors import PermanentError, TransientError
+from workers.pipeline.llm.openai_compat import ATTEMPTS, OpenAILLM
+from workers.queue.retry import RetryPolicy
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS, default_step_table
+from workers.pipeline.storage import LocalStorage
 
-from .support.fake_openai import FakeOpenAI
+from doubles.fake_openai import FakeOpenAI
 
 SEGMENTS = [{"id": i, "start": i * 5.0, "end": i * 5.0 + 4.5, "text": f"Sentence number {i} about class struggle.",
              "words": [{"word": "w", "start": i * 5.0, "end": i * 5.0 + 4.5}]} for i in range(20)]

@@ -8,9 +8,9 @@ import threading
 
 import pytest
 
-from workers import queries
-from workers.db import connect
-from workers.migrate import apply_migrations, discover
+from workers.queue import sql as queries
+from workers.queue.db import connect
+from workers.queue.migrate import apply_migrations, discover
 
 EXPECTED_TABLES = {"videos", "video_processing_queue", "step_checkpoints", "queue_events",
                    "step_concurrency_limits"}
@@ -72,7 +72,7 @@ def test_every_enum_is_commented_per_value(db):
 
 
 def test_pipeline_step_enum_is_in_pipeline_order(db):
-    from workers.steps import STEPS
+    from workers.pipeline.table import STEPS
 
     labels = db.execute("SELECT enum_range(NULL::pipeline_step)::text[] AS l").fetchone()["l"]
     assert tuple(labels) == STEPS
@@ -95,15 +95,15 @@ def test_operator_views_answer_with_their_columns_as_the_invoker(db, view):
     assert "security_invoker=true" in (options or [])  # RLS of the tables applies to whoever reads it
 
 
-# A value for every named parameter used in workers/queries.sql.
+# A value for every named parameter used in workers/queue/queries.sql.
 PARAMS = {
     "source_url": "http://example.com/v", "normalized_url": "http://example.com/v", "token": "t" * 32,
     "priority": 0, "max_retries": 3, "options": "{}", "steps": ["download"], "worker_id": "w",
     "lease_seconds": 30.0, "job_id": 1, "attempt": 1, "progress": 0.5, "step": "download",
-    "next_step": "transcript", "output": "{}", "storage_keys": [], "started_at": "2026-01-01T00:00:00Z",
-    "duration_s": 1.0, "delay_seconds": 1.0, "cause": "c", "details": "{}", "last_step": "download",
+    "output": "{}", "storage_keys": [], "started_at": "2026-01-01T00:00:00Z",
+    "duration_s": 1.0, "delay_seconds": 1.0, "cause": "c", "details": "{}",
     "video_id": 1, "actor": "test", "max_running": 1, "limit": 10, "continue_steps": ["transcript"],
-    "retention_seconds": 86400.0, "batch": 100, "completed": True,
+    "retention_seconds": 86400.0, "batch": 100, "completed": True, "outcome": "retry", "key": 1,
 }
 
 
@@ -115,13 +115,33 @@ def test_every_named_query_plans_against_the_schema(db, name):
     db.execute("EXPLAIN " + text, PARAMS)  # raises on a statement the schema does not match
 
 
-# Every write a worker makes about a row it claimed: each must carry the whole fence.
-FENCED = ("heartbeat", "set_progress", "complete_step", "schedule_retry", "fail_job", "release_job")
+# Every write a worker makes about a row it claimed: each must go through the one fence.
+FENCED = ("heartbeat", "set_progress", "complete_step", "end_attempt")
 
 
 @pytest.mark.parametrize("name", FENCED)
 def test_every_worker_write_is_fenced_by_the_lease(name):
     text = " ".join(queries.sql(name).split())
-    for predicate in (r"status = 'running'", r"locked_by = %\(worker_id\)s", r"attempt = %\(attempt\)s",
-                      r"lease_expires_at > now\(\)"):
-        assert re.search(r"(q\.)?" + predicate, text), f"{name} lacks {predicate}"
+    assert re.search(r"q\.id = %\(job_id\)s AND queue_lease_holds\(q, %\(worker_id\)s, %\(attempt\)s\)", text), name
+
+
+def test_the_fence_is_written_once_and_holds_only_for_the_live_lease(db):
+    statements = queries.all_queries()
+    spelled_out = [n for n, text in statements.items() if "lease_expires_at > now()" in text]
+    assert spelled_out == []  # the fence lives in queue_lease_holds, nowhere else
+    video = db.execute("INSERT INTO videos (source_url, normalized_url) VALUES ('http://x/f', 'http://x/f') "
+                       "RETURNING id").fetchone()["id"]
+    job = db.execute("""INSERT INTO video_processing_queue (video_id, token, status, locked_by, attempt, lease_expires_at)
+                        VALUES (%s, 'fence-token', 'running', 'w1', 3, now() + interval '1 minute')
+                        RETURNING id""", (video,)).fetchone()["id"]
+
+    def holds(worker, attempt, expires="now() + interval '1 minute'", status="running"):
+        db.execute(f"UPDATE video_processing_queue SET lease_expires_at = {expires}, status = %s WHERE id = %s",
+                   (status, job))
+        return db.execute("SELECT queue_lease_holds(q, %s, %s) AS ok FROM video_processing_queue q WHERE id = %s",
+                          (worker, attempt, job)).fetchone()["ok"]
+    assert holds("w1", 3)
+    assert not holds("w2", 3) and not holds("w1", 2) and not holds("w1", 4)
+    assert not holds("w1", 3, expires="now() - interval '1 second'")
+    assert not holds("w1", 3, expires="NULL", status="queued")
+    assert holds("w1", 3)

@@ -6,8 +6,8 @@ import signal
 import subprocess
 import sys
 
-from workers import queue
-from workers.storage import LocalStorage
+from workers.queue import jobs as queue
+from workers.pipeline.storage import LocalStorage
 
 from .conftest import REPO, wait_for
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import signal
 
-from workers import queue
+from workers.queue import jobs as queue
 
 from .conftest import wait_for
 from .support.steps import read_executions

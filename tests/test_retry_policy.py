@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from workers.errors import PermanentError, TransientError
-from workers.retry import MAX_DELAY_S, RetryPolicy, parse_retry_after
+from workers.queue.errors import PermanentError, TransientError
+from workers.queue.retry import MAX_DELAY_S, RetryPolicy, parse_retry_after
 
 
 def test_permanent_errors_fail_at_once():

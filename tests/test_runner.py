@@ -4,10 +4,10 @@ from __future__ import annotations
 import threading
 from datetime import datetime
 
-from workers import queue
-from workers.retry import RetryPolicy
-from workers.runner import Worker
-from workers.steps import STEPS
+from workers.queue import jobs as queue
+from workers.queue.retry import RetryPolicy
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS
 
 from .conftest import wait_for
 from .support.steps import TABLE, read_executions
@@ -146,7 +146,7 @@ def test_a_resubmitted_video_never_reruns_a_checkpointed_step(database_url, db, 
 
 
 def test_a_step_cannot_override_the_public_failure_message(database_url, db, settings, exec_log):
-    from workers.errors import PermanentError
+    from workers.queue.errors import PermanentError
 
     def sneaky(job, ctx):
         raise PermanentError("bad_media", "the file is not a video", details={"message": "/srv/secret leaked"})
@@ -158,9 +158,9 @@ def test_a_step_cannot_override_the_public_failure_message(database_url, db, set
 
 
 def test_steps_see_the_injected_clock(database_url, db, settings, exec_log):
-    from workers.executor import Executor
-    from workers.heartbeat import Heartbeat
-    from workers.retry import RetryPolicy
+    from workers.queue.executor import Executor
+    from workers.queue.heartbeat import Heartbeat
+    from workers.queue.retry import RetryPolicy
 
     seen = []
     table = {**TABLE, "download": lambda job, ctx: seen.append(ctx.clock()) or {"ok": True}}
@@ -172,9 +172,9 @@ def test_steps_see_the_injected_clock(database_url, db, settings, exec_log):
 
 
 def test_an_outcome_write_cut_by_a_dropped_connection_is_retried_on_a_new_one(database_url, db, settings):
-    from workers.db import connect
-    from workers.executor import Executor
-    from workers.heartbeat import Heartbeat
+    from workers.queue.db import connect
+    from workers.queue.executor import Executor
+    from workers.queue.heartbeat import Heartbeat
 
     token = submit(db)
     job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
@@ -189,9 +189,10 @@ def test_an_outcome_write_cut_by_a_dropped_connection_is_retried_on_a_new_one(da
 
 
 def test_an_outcome_that_committed_before_the_connection_dropped_is_not_written_twice(database_url, db, settings):
-    from workers.db import connect
-    from workers.executor import _ALREADY_WRITTEN, Executor
-    from workers.heartbeat import Heartbeat
+    from workers.queue.db import connect
+    from workers.queue.completer import _ALREADY_WRITTEN
+    from workers.queue.executor import Executor
+    from workers.queue.heartbeat import Heartbeat
 
     submit(db)
     job = queue.claim(db, worker_id="w", steps=STEPS, lease_seconds=30)
@@ -205,7 +206,7 @@ def test_an_outcome_that_committed_before_the_connection_dropped_is_not_written_
     assert write(db) is not None  # it committed; then the answer was lost with the connection
     dropped = connect(database_url)
     dropped.close()
-    assert executor._persist(dropped, job.lease, "download", write) is _ALREADY_WRITTEN
+    assert executor.completer._persist(dropped, job.lease, "download", write) is _ALREADY_WRITTEN
     kinds = [r["kind"] for r in db.execute("SELECT kind::text FROM queue_events WHERE kind = 'succeeded'")]
     assert kinds == ["succeeded"]
 
@@ -217,7 +218,7 @@ def test_a_worker_whose_slots_cannot_carry_on_exits_non_zero(database_url, db, s
         raise RuntimeError("the claim statement does not match the schema")
 
     monkeypatch.setattr(queue, "claim", broken_claim)
-    monkeypatch.setattr("workers.runner.MAX_SLOT_ERRORS", 2)
+    monkeypatch.setattr("workers.queue.worker.MAX_SLOT_ERRORS", 2)
     worker = Worker(database_url, TABLE, steps=STEPS, settings=settings, burst=False)
     result = {}
     thread = threading.Thread(target=lambda: result.setdefault("rc", worker.run()), daemon=True)

@@ -8,13 +8,13 @@ import threading
 
 import pytest
 
-from workers import queue
-from workers.context import StepContext
-from workers.media import ffmpeg_binary, run_tool
-from workers.runner import Worker
-from workers.steps import STEPS
-from workers.steps import download
-from workers.storage import LocalStorage
+from workers.queue import jobs as queue
+from workers.queue.context import StepContext
+from workers.pipeline.media import ffmpeg_binary, run_tool
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS
+from workers.pipeline.steps import download
+from workers.pipeline.storage import LocalStorage
 
 from .conftest import wait_for
 from .support.steps import TABLE

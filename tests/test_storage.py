@@ -8,11 +8,11 @@ import urllib.request
 import pytest
 
 from server import create_app
-from workers import queue
-from workers.retry import RetryPolicy
-from workers.runner import Worker
-from workers.steps import STEPS, default_step_table
-from workers.storage import LocalStorage, S3Storage
+from workers.queue import jobs as queue
+from workers.queue.retry import RetryPolicy
+from workers.queue.worker import Worker
+from workers.pipeline.table import STEPS, default_step_table
+from workers.pipeline.storage import LocalStorage, S3Storage
 
 
 def free_port() -> int:
@@ -81,7 +81,7 @@ def test_the_pipeline_runs_on_s3_and_the_status_hands_out_presigned_urls(databas
     source = media / "jfk.flac"
     token = queue.enqueue(db, source_url=source.as_uri(), normalized_url=source.as_uri(),
                           options={"local_file": str(source), "clip_min_seconds": 5, "clip_max_seconds": 12}).token
-    from workers.llm_local import LocalLLM
+    from workers.pipeline.llm.local import LocalLLM
 
     Worker(database_url, default_step_table(), steps=STEPS, burst=True, settings=settings.replace(data_dir=tmp_path),
            services={"storage": s3, "llm": LocalLLM()}, policy=RetryPolicy(base=0.05)).run()

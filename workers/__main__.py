@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from .steps import STEPS
+from workers.pipeline.table import STEPS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,15 +71,15 @@ def _or(value, default):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from . import queue
-    from .bootstrap import configure_logging, prepare_database
-    from .db import connect
-    from .settings import Settings
+    from workers.queue import jobs as queue
+    from workers.queue.bootstrap import configure_logging, prepare_database
+    from workers.queue.db import connect
+    from workers.settings import Settings
 
     settings = Settings.from_env()
     configure_logging(settings)
     if args.command == "db-stop":
-        from .db import stop_embedded
+        from workers.queue.embedded import stop_embedded
 
         if settings.database_url:
             print("DATABASE_URL is set: that server is not ClipQueue's to stop", file=sys.stderr)
@@ -88,21 +88,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     started_here = False
     if args.command == "process" and not settings.database_url:
-        from .db import embedded_running
+        from workers.queue.embedded import embedded_running
 
         started_here = not embedded_running(settings.data_dir)  # then it is this command's to stop
     url = prepare_database(settings)
 
     if args.command == "run":
-        from .runner import Worker
-        from .steps import load_step_table, validate_steps
+        from workers.queue.worker import Worker
+        from workers.pipeline.table import load_step_table, validate_steps
 
         try:
             steps = validate_steps(args.steps.split(","))
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        from .services import build_services
+        from workers.pipeline.services import build_services
 
         worker = Worker(url, load_step_table(args.step_table), steps=steps, settings=settings,
                         concurrency=args.concurrency, burst=args.burst,
@@ -111,13 +111,13 @@ def main(argv: list[str] | None = None) -> int:
         worker.install_signal_handlers()
         return worker.run()
     if args.command == "process":
-        from .process import process
+        from workers.pipeline.process import process
 
         try:
             return process(args.target, settings, url)
         finally:
             if started_here:  # a one-shot command leaves no server behind it unless others use it
-                from .db import release_embedded
+                from workers.queue.embedded import release_embedded
 
                 release_embedded(settings.data_dir)
     if args.command in ("migrate", "db-url"):
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with connect(url, application_name="clipqueue-cli") as conn:
         if args.command == "submit":
-            from .urlguard import UrlRejected, check_url
+            from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
             try:
                 normalized = check_url(args.url, max_length=settings.max_url_length,
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"requeued at {step}" if step else "error: no failed or cancelled job with that token")
             return 0 if step else 1
         elif args.command == "prune":
-            from .maintenance import prune
+            from workers.queue.maintenance import prune
 
             done = prune(conn, retention_days=_or(args.retention_days, settings.retention_days),
                          event_retention_days=_or(args.event_retention_days, settings.event_retention_days),

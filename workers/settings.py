@@ -102,6 +102,11 @@ class Settings:
     download_stall_s: float = 60.0        # ... over this window stops with step_timeout
     transcript_timeout_factor: float = 3.0  # transcript deadline: 300 s + factor x audio length
     render_timeout_factor: float = 10.0     # clip rendering deadline: 120 s + factor x clip length
+    bind: str = "127.0.0.1:8000"            # gunicorn (gunicorn.py): listen address
+    web_concurrency: int = 0                # gunicorn worker processes (0: 2 x cores)
+    threads: int = 4                        # gunicorn threads per worker process
+    request_timeout_s: int = 900            # gunicorn request timeout (the internal route runs a step)
+    access_log: str = "-"                   # gunicorn access log ("-": stderr)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -160,6 +165,11 @@ class Settings:
                                               cls.transcript_timeout_factor, minimum=0.1),
             render_timeout_factor=_number(env, "CLIPQUEUE_RENDER_TIMEOUT_FACTOR", cls.render_timeout_factor,
                                           minimum=0.1),
+            bind=env.get("CLIPQUEUE_BIND") or cls.bind,
+            web_concurrency=_number(env, "WEB_CONCURRENCY", cls.web_concurrency, kind=int),
+            threads=_number(env, "CLIPQUEUE_THREADS", cls.threads, kind=int, minimum=1),
+            request_timeout_s=_number(env, "CLIPQUEUE_REQUEST_TIMEOUT", cls.request_timeout_s, kind=int, minimum=1),
+            access_log=env.get("CLIPQUEUE_ACCESS_LOG") or cls.access_log,
         )
 
     def replace(self, **changes) -> "Settings":

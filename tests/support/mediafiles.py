@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from workers.media import ffmpeg_binary
+from workers.pipeline.media import ffmpeg_binary
 
 
 def ffmpeg(*args: str) -> None:

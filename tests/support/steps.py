@@ -5,7 +5,7 @@ by CLIPQUEUE_TEST_LOG_DIR. Appends of one short line are atomic across processes
 options = {"script": {"<step>": {
     "sleep": seconds,                       # simulate work
     "fail": "transient" | "permanent" | "crash",
-    "fail_times": n,                        # fail only while job.retry < n
+    "fail_times": n,                        # fail only while ctx.retry < n
     "wait_for_file": path,                  # block until the file exists (kill/pause tests)
     "marker": path,                         # touch this file once the step has started
                                             # (in both paths "{attempt}" is the lease's attempt)
@@ -25,16 +25,16 @@ import os
 import time
 from pathlib import Path
 
-from workers.errors import PermanentError, TransientError
-from workers.steps import STEPS
+from workers.queue.errors import PermanentError, TransientError
+from workers.pipeline.table import STEPS
 
 
-def _record(event: str, job, **extra) -> None:
+def _record(event: str, video, ctx, **extra) -> None:
     log_dir = os.environ.get("CLIPQUEUE_TEST_LOG_DIR")
     if not log_dir:
         return
-    line = json.dumps({"event": event, "video_id": job.video_id, "step": job.step, "pid": os.getpid(),
-                       "attempt": job.lease.attempt, "worker": job.lease.worker_id, "t": time.time(), **extra})
+    line = json.dumps({"event": event, "video_id": video.id, "step": ctx.step, "pid": os.getpid(),
+                       "attempt": ctx.attempt, "worker": ctx.worker_id, "t": time.time(), **extra})
     fd = os.open(Path(log_dir) / "executions.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (line + "\n").encode())
@@ -43,11 +43,11 @@ def _record(event: str, job, **extra) -> None:
 
 
 def scripted(step: str):
-    def run(job, ctx):
-        script = (job.options.get("script") or {}).get(step, {})
-        _record("start", job)
+    def run(video, ctx):
+        script = (video.options.get("script") or {}).get(step, {})
+        _record("start", video, ctx)
         if script.get("marker"):
-            Path(script["marker"].format(attempt=job.lease.attempt)).touch()
+            Path(script["marker"].format(attempt=ctx.attempt)).touch()
         deadline = time.monotonic() + float(script.get("sleep", 0))
         while time.monotonic() < deadline:
             time.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
@@ -57,31 +57,31 @@ def scripted(step: str):
         if script.get("progress") is not None:
             ctx.report_progress(float(script["progress"]))
         if script.get("rendezvous"):
-            _rendezvous(job, *script["rendezvous"])
+            _rendezvous(video, *script["rendezvous"])
         if script.get("wait_for_file"):
-            while not Path(script["wait_for_file"].format(attempt=job.lease.attempt)).exists():
+            while not Path(script["wait_for_file"].format(attempt=ctx.attempt)).exists():
                 if script.get("cancellable"):
                     ctx.raise_if_cancelled()
                 time.sleep(0.02)
         failure = script.get("fail")
-        if failure and job.retry < int(script.get("fail_times", 1 << 30)):
-            _record("error", job, kind=failure)
+        if failure and ctx.retry < int(script.get("fail_times", 1 << 30)):
+            _record("error", video, ctx, kind=failure)
             if failure == "transient":
                 raise TransientError("test_transient", f"scripted transient failure of {step}",
                                      retry_after=script.get("retry_after"))
             if failure == "permanent":
                 raise PermanentError("test_permanent", f"scripted permanent failure of {step}")
             raise RuntimeError(f"scripted crash in {step} at /secret/path.py line 42")
-        _record("end", job)
-        return {"step": step, "pid": os.getpid(), "worker": job.lease.worker_id, "result": {"step": step},
-                "previous": sorted(ctx.checkpoints), "storage_keys": [f"videos/{job.video_id}/{step}.json"],
+        _record("end", video, ctx)
+        return {"step": step, "pid": os.getpid(), "worker": ctx.worker_id, "result": {"step": step},
+                "previous": sorted(ctx.checkpoints), "storage_keys": [f"videos/{video.id}/{step}.json"],
                 **script.get("extra_output", {}), **({"note": "nul \x00 here"} if script.get("nul_in_output") else {})}
     run.__name__ = f"scripted_{step}"
     return run
 
 
 def _ffmpeg(seconds: float, ctx) -> None:
-    from workers.media import ffmpeg_binary, run_tool
+    from workers.pipeline.media import ffmpeg_binary, run_tool
 
     _record_marker = Path(os.environ.get("CLIPQUEUE_TEST_LOG_DIR", "/nonexistent")) / "ffmpeg-started"
     args = [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i",
@@ -105,12 +105,12 @@ def _ffmpeg(seconds: float, ctx) -> None:
         raise RuntimeError(f"ffmpeg exited with {result.returncode}")
 
 
-def _rendezvous(job, directory: str, parties: int, timeout: float = 60.0) -> None:
+def _rendezvous(video, directory: str, parties: int, timeout: float = 60.0) -> None:
     """Block until ``parties`` steps (this one included) have arrived: proof that they ran
     at the same time, whatever the machine's load."""
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / str(job.video_id)).touch()
+    (folder / str(video.id)).touch()
     deadline = time.monotonic() + timeout
     while len(list(folder.iterdir())) < parties:
         if time.monotonic() > deadline:

@@ -1,0 +1,1 @@
+"""Clips: choosing them from a transcript (``choosing``) and their captions (``captions``)."""

@@ -1,0 +1,155 @@
+"""Media facts from PyAV (the imageio-ffmpeg binary ships no ffprobe), and the ffmpeg binary."""
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from workers.queue.errors import PermanentError
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    container: str
+    duration: float
+    video_codec: str | None
+    audio_codec: str | None
+    width: int | None
+    height: int | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+NOT_MEDIA = "the URL did not lead to a playable audio or video file"
+
+
+def probe(path: Path) -> MediaInfo:
+    """Open ``path`` as media and read it to the end of its audio, so that a truncated or
+    corrupt file fails here, with a clear cause, and not in a later step."""
+    import av  # heavy: imported where needed
+
+    try:
+        with av.open(str(path)) as container:
+            video = container.streams.video[0] if container.streams.video else None
+            audio = container.streams.audio[0] if container.streams.audio else None
+            if audio is None:
+                raise PermanentError("no_audio", "the media has no audio track to transcribe")
+            duration = _duration(container, audio)
+            # A truncated file declares more audio than it holds. Compare with the audio
+            # stream's own declared length: a video may rightly run longer than its sound.
+            declared = float(audio.duration * audio.time_base) if audio.duration and audio.time_base else duration
+            last = 0.0
+            for packet in container.demux(audio):
+                if packet.pts is not None and packet.time_base is not None:
+                    last = max(last, float(packet.pts * packet.time_base))
+            if declared > 5 and last < declared - max(2.0, 0.02 * declared):
+                raise PermanentError("corrupt_media",
+                                     f"the media file is truncated: audio stops at {last:.1f} s of {declared:.1f} s")
+            return MediaInfo(
+                container=container.format.name,
+                duration=round(duration, 3),
+                video_codec=video.codec_context.name if video else None,
+                audio_codec=audio.codec_context.name,
+                width=video.codec_context.width if video else None,
+                height=video.codec_context.height if video else None,
+            )
+    except PermanentError:
+        raise
+    except (av.error.FFmpegError, UnicodeDecodeError, IndexError, ValueError) as exc:
+        raise PermanentError("not_media", NOT_MEDIA, details={"probe_error": str(exc)[:500]}) from None
+
+
+def _duration(container, audio) -> float:
+    if container.duration:
+        return container.duration / 1_000_000
+    if audio.duration and audio.time_base:
+        return float(audio.duration * audio.time_base)
+    return 0.0
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def ffmpeg_binary(configured: str | None = None) -> str:
+    """The configured ffmpeg (``settings.ffmpeg``, from CLIPQUEUE_FFMPEG), else the static
+    one from imageio-ffmpeg."""
+    if configured:
+        return configured
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_tool(args: list[str], *, timeout: float, on_abort=None, text: bool = True):
+    """Run an external tool (ffmpeg) so that it dies with this worker: on Linux the child
+    asks the kernel for SIGKILL when its parent dies (PR_SET_PDEATHSIG). A SIGKILLed worker
+    would otherwise leave an orphan rendering a clip nobody will publish, competing for
+    the CPU with the worker that took the job over.
+
+    ``on_abort`` (a step's ``ctx.on_abort``): when the step must stop (cancelled, lease
+    lost, past its deadline) the tool is terminated at once instead of running to its end.
+    Returns a ``CompletedProcess``; raises ``subprocess.TimeoutExpired`` past ``timeout``."""
+    import subprocess
+
+    prctl = _prctl()  # looked up in the parent: the forked child only makes the call
+
+    def die_with_parent() -> None:  # runs between fork and exec: keep it tiny
+        prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=text,
+                            preexec_fn=die_with_parent if prctl is not None else None)
+
+    def stop() -> None:
+        if proc.poll() is None:
+            proc.kill()  # ffmpeg's partial output is a temporary file: nothing to flush
+
+    remove = on_abort(stop) if on_abort is not None else (lambda: None)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        remove()
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def decode_audio_range(path: Path, start_s: float, end_s: float | None, *, ffmpeg: str,
+                       sample_rate: int = 16_000, on_abort=None):
+    """Mono float32 samples of ``path`` from ``start_s`` to ``end_s`` (None: to the end),
+    decoded and resampled by ffmpeg: memory for this range only, however long the file."""
+    import numpy as np
+
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start_s:.6f}", "-i", str(path)]
+    if end_s is not None:
+        args += ["-t", f"{max(0.0, end_s - start_s):.6f}"]
+    args += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
+    result = run_tool(args, timeout=3600, on_abort=on_abort, text=False)
+    if result.returncode != 0:
+        from workers.queue.errors import PermanentError
+
+        raise PermanentError("not_media", "the audio could not be decoded",
+                             details={"stderr": result.stderr.decode(errors="replace")[-2000:]})
+    return np.frombuffer(result.stdout, dtype=np.float32).copy()  # writable, as the engines expect
+
+
+@functools.lru_cache(maxsize=1)
+def _prctl():
+    import ctypes
+    import ctypes.util
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None

@@ -1,0 +1,1 @@
+"""The pipeline steps, one module each; ``workers.pipeline.table`` orders them."""

@@ -1,0 +1,107 @@
+"""clip_generation: exact cuts with ffmpeg, plus captions and a thumbnail per clip.
+
+* Input seek + re-encode (``-ss`` before ``-i``, ``-t`` for the duration, H.264 + AAC,
+  ``+faststart``): frame-exact starts and no A/V desync, unlike stream copy or moviepy.
+  Audio-only sources give AAC (.m4a) clips.
+* Clips render in parallel, up to CLIPQUEUE_RENDER_PARALLEL at once; each file is written
+  under a temporary name and published atomically by the storage.
+* Per-file checkpoints: each file is published to storage as soon as it is made, and only
+  missing files are made, so a crash after clip 3 of 5 renders only clips 4 and 5, and a
+  crash between a clip's cut and its thumbnail does not cut it again.
+* Captions: SRT and WebVTT from the word timestamps, re-based to the clip's start
+  (``workers.pipeline.clips.captions``).
+* Deadline: 120 s + CLIPQUEUE_RENDER_TIMEOUT_FACTOR x the clips' total length. Past it, or
+  on cancellation or a lost lease, the running ffmpeg is killed and nothing more is published.
+"""
+from __future__ import annotations
+
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from workers.pipeline.clips.captions import srt, vtt
+from workers.queue.errors import PermanentError
+from workers.pipeline.media import ffmpeg_binary, run_tool
+from workers.pipeline.storage import video_key
+
+STEP = "clip_generation"
+
+
+def run(video, ctx) -> dict:
+    settings, storage = ctx.settings, ctx.services["storage"]
+    source = ctx.output_of("download")
+    clips = ctx.output_of("clip_lookup")["clips"]
+    has_video = bool(source.get("video_codec"))
+    src_path = storage.local_path(source["key"])
+    ffmpeg = ffmpeg_binary(settings.ffmpeg)
+    done = [0]
+    total = sum(c["duration"] for c in clips)
+    ctx.set_deadline(120 + settings.render_timeout_factor * total,
+                     f"rendering {total:.0f} s of clips took over 120 s + {settings.render_timeout_factor:g} x that")
+
+    def render(clip: dict) -> dict:
+        stem = f"clip-{clip['rank']:02d}-{int(clip['start'] * 1000)}-{int(clip['end'] * 1000)}"
+        keys = {
+            "media": video_key(video.id, STEP, stem + (".mp4" if has_video else ".m4a")),
+            "srt": video_key(video.id, STEP, stem + ".srt"),
+            "vtt": video_key(video.id, STEP, stem + ".vtt"),
+        }
+        if has_video:
+            keys["thumbnail"] = video_key(video.id, STEP, stem + ".jpg")
+        rendered = False
+        if not all(storage.exists(k) for k in keys.values()):
+            # Each file is published as soon as it exists, and only missing ones are made:
+            # a crash between two files never throws a finished render away.
+            with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
+                if not storage.exists(keys["media"]):
+                    out = Path(tmp) / Path(keys["media"]).name
+                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx)
+                    ctx.raise_if_cancelled()  # a stopped attempt publishes nothing more
+                    storage.put_file(keys["media"], out)
+                    rendered = True
+                if has_video and not storage.exists(keys["thumbnail"]):
+                    thumb = Path(tmp) / "thumb.jpg"
+                    thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb, ctx)
+                    ctx.raise_if_cancelled()
+                    storage.put_file(keys["thumbnail"], thumb)
+                storage.put_bytes(keys["srt"], srt(clip).encode())
+                storage.put_bytes(keys["vtt"], vtt(clip).encode())
+        done[0] += 1
+        ctx.report_progress(done[0] / len(clips))
+        return {"rank": clip["rank"], "start": clip["start"], "end": clip["end"], "duration": clip["duration"],
+                "title": clip.get("title"), "hook": clip.get("hook"), "reason": clip.get("reason"),
+                "score": clip.get("score"), "text": clip["text"], "files": keys, "rendered_now": rendered}
+
+    with ThreadPoolExecutor(max_workers=max(1, settings.render_parallel)) as pool:
+        results = list(pool.map(render, clips))
+    keys = [k for r in results for k in r["files"].values()]
+    public = [{k: v for k, v in r.items() if k != "rendered_now"} for r in results]
+    return {"clips": results, "rendered": sum(r["rendered_now"] for r in results), "storage_keys": keys,
+            "result": {"clips": public}}
+
+
+def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, ctx=None) -> None:
+    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start:.3f}", "-i", str(src),
+            "-t", f"{duration:.3f}", "-map", "0:a:0"]
+    if has_video:
+        args += ["-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+    args += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
+    _ffmpeg(args, ctx)
+
+
+def thumbnail(ffmpeg: str, src: Path, at: float, out: Path, ctx=None) -> None:
+    _ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(src),
+             "-frames:v", "1", "-q:v", "3", str(out)], ctx)
+
+
+def _ffmpeg(args: list[str], ctx=None) -> None:
+    """Run ffmpeg; with a step's ``ctx``, not once the step must stop, and killed if it must
+    stop meanwhile (then the stop's reason is raised, not ffmpeg's exit status)."""
+    if ctx is not None:
+        ctx.raise_if_cancelled()
+    result = run_tool(args, timeout=3600, on_abort=ctx.on_abort if ctx is not None else None)
+    if ctx is not None:
+        ctx.raise_if_cancelled()
+    if result.returncode != 0:
+        raise PermanentError("render_failed", "ffmpeg could not cut a clip from the media",
+                             details={"stderr": result.stderr[-2000:], "args": args[1:]})

@@ -1,0 +1,48 @@
+"""clip_lookup: the most insightful moments, as clips on word edges.
+
+The model cites transcript segments; ``workers.clipping`` maps citations to word times,
+snaps and pads them, enforces the duration band (default 15-60 s; per request with the
+``clip_min_seconds`` / ``clip_max_seconds`` options), drops overlaps, ranks and caps the
+count (``max_clips``). Long transcripts are windowed (about 10 minutes each): every window
+is asked for its best moments, so a 3-hour video fits and picks spread over the video.
+No clip at all fails the video (cause ``no_clips``): never a "done" with zero clips.
+"""
+from __future__ import annotations
+
+import json
+
+from workers.pipeline.clips.choosing import Band, resolve, windows
+from workers.queue.errors import PermanentError
+
+STEP = "clip_lookup"
+WINDOW_S = 600.0
+
+
+def band_and_count(options, settings) -> tuple[Band, int]:
+    band = Band(float(options.get("clip_min_seconds") or settings.clip_min_s),
+                float(options.get("clip_max_seconds") or settings.clip_max_s))
+    return band, int(options.get("max_clips") or settings.max_clips)
+
+
+def run(video, ctx) -> dict:
+    storage, llm = ctx.services["storage"], ctx.services["llm"]
+    transcript = json.loads(storage.get_bytes(ctx.output_of("transcript")["key"]))
+    segments, duration = transcript["segments"], transcript["duration"]
+    kind = ctx.output_of("content_type")["content_type"]
+    band, count = band_and_count(video.options, ctx.settings)
+    parts = windows(segments, WINDOW_S)
+    per_window = count if len(parts) == 1 else max(1, min(3, -(-2 * count // len(parts))))
+    citations, raw, usage = [], [], {"prompt_tokens": 0, "completion_tokens": 0}
+    for n, part in enumerate(parts):
+        answer = llm.find_clips(part, content_type=kind, min_s=band.min_s, max_s=band.max_s, count=per_window)
+        citations.extend(answer["result"].get("clips") or [])
+        raw.append(answer["raw"])
+        for k in usage:
+            usage[k] += int((answer.get("usage") or {}).get(k) or 0)
+        ctx.report_progress((n + 1) / len(parts))
+        ctx.raise_if_cancelled()
+    clips = resolve(citations, segments, band, duration, count)
+    if not clips:
+        raise PermanentError("no_clips", "no moment of the video fits the requested clip length")
+    return {"clips": clips, "content_type": kind, "band": [band.min_s, band.max_s], "windows": len(parts),
+            "backend": llm.name, "model": llm.model, "raw": raw, "usage": usage}

@@ -1,0 +1,63 @@
+"""download: fetch the media into storage, through the guarded fetcher
+(``workers.pipeline.fetcher.ytdlp``: SSRF guard at every connection, probe before fetch,
+resume, stall deadline, classified errors).
+
+* A local file (``options.local_file``, set by the operator CLI only, never by the API) is
+  taken as it is.
+* The file lands in storage under ``videos/<id>/download/source``; size, duration, codecs and
+  SHA-256 go into the checkpoint. If that key exists (a crash after the upload), the
+  download is not repeated.
+* Work files live under ``<data_dir>/work/<id>/download`` (a ``.part`` file resumes a
+  retried download); ``discard_work`` removes them once the job has ended for good.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from workers.pipeline.fetcher.ytdlp import check_duration, fetch
+from workers.pipeline.media import probe, sha256_file
+from workers.pipeline.storage import video_key
+from workers.queue.errors import PermanentError
+
+STEP = "download"
+
+
+def run(video, ctx) -> dict:
+    settings, storage = ctx.settings, ctx.services["storage"]
+    key = video_key(video.id, STEP, "source")
+    title = None
+    if not storage.exists(key):
+        local_file = video.options.get("local_file")  # set by the operator CLI only, never by the API
+        if local_file:
+            path = Path(local_file)
+            if not path.is_file():
+                raise PermanentError("not_found", f"no such file: {path}")
+        else:
+            path, title = fetch(video.source_url, _work_dir(settings, video.id), settings, ctx)
+        info = probe(path)  # not media / truncated -> permanent, before it reaches storage
+        check_duration(info.duration, settings)
+        checksum, size = sha256_file(path), path.stat().st_size
+        storage.put_file(key, path)
+        if not local_file:
+            path.unlink(missing_ok=True)
+    else:
+        path = storage.local_path(key)
+        info = probe(path)
+        checksum, size = sha256_file(path), storage.size(key)
+    ctx.report_progress(1.0)
+    return {"key": key, "size": size, "sha256": checksum, "title": title, **info.as_dict(),
+            "storage_keys": [key]}
+
+
+def _work_dir(settings, video_id: int) -> Path:
+    path = Path(settings.data_dir) / "work" / str(video_id) / STEP
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def discard_work(settings, video_id: int) -> None:
+    """Remove a video's work files (a partial download): its job failed for good or was
+    cancelled, so nothing will resume them. Kept across transient failures (resume)."""
+    import shutil
+
+    shutil.rmtree(Path(settings.data_dir) / "work" / str(int(video_id)), ignore_errors=True)
