@@ -106,6 +106,16 @@ def test_the_process_command_stops_the_server_it_started_and_db_stop_stops_one(d
     done = cli(data, "process", str(media / "jfk.flac"), timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert not (data / "postgres" / "postmaster.pid").exists(), "process left its Postgres running"
+    # A person sees the bars and the clips; the logs (initdb's dump included) are in the file.
+    assert "clip_generation" in done.stdout and " 1  0:0" in done.stdout
+    assert " INFO " not in done.stdout + done.stderr and "initdb" not in done.stdout + done.stderr
+    assert done.stderr.strip() == "", done.stderr[-2000:]
+    logged = (data / "logs" / "process.log").read_text()
+    assert "initdb" in logged and " INFO workers.queue.worker " in logged
+    # -v shows them on the terminal too (the video is done: its clips are printed at once)
+    again = cli(data, "process", "-v", str(media / "jfk.flac"), timeout=300)
+    assert again.returncode == 0 and "already submitted" in again.stdout and " INFO " in again.stderr
+    assert not (data / "postgres" / "postmaster.pid").exists(), "process left its Postgres running"
     # the operator command stops one that is running
     assert cli(data, "db-url").returncode == 0 and embedded_running(data)
     stopped = cli(data, "db-stop")

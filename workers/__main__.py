@@ -1,6 +1,6 @@
 """``python -m workers``: run workers, and the operator's CLI.
 
-    python -m workers process URL-OR-FILE  (the whole pipeline for one video, in-process)
+    python -m workers process URL-OR-FILE [-v]  (the whole pipeline for one video, in-process)
     python -m workers run [--steps transcript] [--concurrency N] [--burst]
     python -m workers submit URL          python -m workers status TOKEN
     python -m workers cancel TOKEN        python -m workers requeue TOKEN
@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
 
     process = sub.add_parser("process", help="process one video end to end in this process, print its clips")
     process.add_argument("target", metavar="url-or-file")
+    process.add_argument("-v", "--verbose", action="store_true",
+                         help="show the logs here too (they always go to <data dir>/logs/process.log)")
 
     submit = sub.add_parser("submit", help="enqueue a URL, print its token")
     submit.add_argument("url")
@@ -77,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     from workers.settings import Settings
 
     settings = Settings.from_env()
-    configure_logging(settings)
+    if args.command == "process":  # a person watches: progress bars and the result, logs in a file
+        from workers.pipeline.process import log_path
+
+        configure_logging(settings, log_file=log_path(settings), console=args.verbose)
+    else:
+        configure_logging(settings)
     if args.command == "db-stop":
         from workers.queue.embedded import stop_embedded
 

@@ -1,8 +1,10 @@
 """``python -m workers process <url-or-file>``: the whole pipeline for one video, in-process.
 
 Submits the video to the queue (the same queue the API feeds), runs a worker in this
-process until the video is finished, draws a progress bar per step, and prints the clips
-(times, titles, files). A video already processed is not processed again: its clips are
+process until the video is finished, draws a progress bar per step (tqdm on a terminal, a
+line per change otherwise), and prints the clips (times, titles, files). Logs go to
+``<data dir>/logs/process.log`` (``-v``: to the terminal too), so the screen shows only the
+bars and the result. A video already processed is not processed again: its clips are
 printed at once. Works offline on the embedded defaults (embedded Postgres, local LLM,
 bundled Whisper model, local storage).
 """
@@ -21,6 +23,11 @@ from workers.pipeline.table import STEPS
 
 TERMINAL = ("done", "failed", "cancelled")
 BAR = 24
+
+
+def log_path(settings) -> Path:
+    """Where ``process`` writes its logs."""
+    return Path(settings.data_dir) / "logs" / "process.log"
 
 
 def process(target: str, settings, database_url: str, out=sys.stdout) -> int:
@@ -67,6 +74,7 @@ def process(target: str, settings, database_url: str, out=sys.stdout) -> int:
         if row["status"] != "done":
             failure = row["failure_details"] or {}
             print(f"\n{row['status']}: {row['failure_cause'] or ''} {failure.get('message', '')}".rstrip(), file=out)
+            print(f"details: {log_path(settings)}", file=out)
             return 1
         checkpoints = queue.checkpoints_for_video(conn, row["video_id"])
     _print_clips(checkpoints, services["storage"], elapsed, out)
@@ -76,27 +84,72 @@ def process(target: str, settings, database_url: str, out=sys.stdout) -> int:
 def _watch(conn, token: str, out, worker_thread: threading.Thread) -> dict:
     """Draw progress until the video reaches a terminal state (or the worker stops, as on
     Ctrl-C); return its row."""
-    tty = out.isatty()
-    shown: dict[str, str] = {}
-    while True:
-        row = queue.job_by_token(conn, token)
-        checkpoints = queue.checkpoints_for_video(conn, row["video_id"])
-        for step in STEPS:
-            if step in checkpoints:
-                cp = checkpoints[step]
-                line = _bar(step, 1.0, f"{(cp['finished_at'] - cp['started_at']).total_seconds():6.1f} s")
-            elif step == row["step"] and row["status"] in ("running", "queued"):
-                note = "retrying" if row["retry"] else ("running" if row["status"] == "running" else "waiting")
-                line = _bar(step, row["step_progress"] or 0.0, note)
-            else:
-                continue
-            if shown.get(step) != line and (tty or step in checkpoints or step not in shown):
-                end = "\n" if step in checkpoints else ""
-                print(("\r" if tty else "") + line, end=end if tty else "\n", file=out, flush=True)
-                shown[step] = line
-        if row["status"] in TERMINAL or not worker_thread.is_alive():
-            return row
-        time.sleep(0.3)
+    bars = _TqdmBars(out) if out.isatty() else _LineBars(out)
+    try:
+        while True:
+            row = queue.job_by_token(conn, token)
+            checkpoints = queue.checkpoints_for_video(conn, row["video_id"])
+            for step in STEPS:
+                if step in checkpoints:
+                    cp = checkpoints[step]
+                    bars.show(step, 1.0, f"{(cp['finished_at'] - cp['started_at']).total_seconds():6.1f} s", True)
+                elif step == row["step"] and row["status"] in ("running", "queued"):
+                    note = "retrying" if row["retry"] else ("running" if row["status"] == "running" else "waiting")
+                    bars.show(step, row["step_progress"] or 0.0, note, False)
+            if row["status"] in TERMINAL or not worker_thread.is_alive():
+                return row
+            time.sleep(0.3)
+    finally:
+        bars.close()
+
+
+class _LineBars:
+    """Not a terminal (a pipe, a log): one line per change of a step's state."""
+
+    def __init__(self, out):
+        self.out, self.shown = out, {}
+
+    def show(self, step: str, fraction: float, note: str, finished: bool) -> None:
+        line = _bar(step, fraction, note)
+        if self.shown.get(step) != line and (finished or step not in self.shown):
+            print(line, file=self.out, flush=True)
+            self.shown[step] = line
+
+    def close(self) -> None:
+        pass
+
+
+class _TqdmBars:
+    """A terminal: one live tqdm bar per step, in pipeline order."""
+
+    def __init__(self, out):
+        self.out, self.bars, self.finished = out, {}, set()
+
+    def show(self, step: str, fraction: float, note: str, finished: bool) -> None:
+        import shutil
+
+        from tqdm import tqdm
+
+        if step in self.finished:
+            return
+        bar = self.bars.get(step)
+        if bar is None:
+            # A pseudo-terminal may report a 0 x 0 window (tqdm then hides every bar): shutil
+            # falls back to 80 x 24 then.
+            size = shutil.get_terminal_size((80, 24))
+            bar = self.bars[step] = tqdm(total=100, desc=f"{step:16s}", file=self.out, position=len(self.bars),
+                                         leave=True, ncols=min(100, size.columns), nrows=max(len(STEPS) + 1, size.lines),
+                                         bar_format="{desc} {bar:24} {percentage:5.1f}%")
+        bar.n = round(fraction * 100, 1)
+        note = note.strip().replace("{", "{{").replace("}", "}}")
+        bar.bar_format = "{desc} {bar:24} {percentage:5.1f}%  " + note
+        bar.refresh()
+        if finished:
+            self.finished.add(step)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 def _bar(step: str, fraction: float, note: str) -> str:

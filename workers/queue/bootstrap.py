@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
 from workers.queue.db import Backoff, connect, resolve_database_url, retrying
 from workers.queue.embedded import revive_embedded
@@ -35,8 +36,20 @@ def prepare_database(settings: Settings, *, sleep=time.sleep, clock=time.monoton
     return url
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=getattr(logging, settings.log_level, logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s",
-    )
+def configure_logging(settings: Settings, *, log_file: Path | None = None, console: bool = True) -> None:
+    """Log at ``CLIPQUEUE_LOG_LEVEL`` to stderr (``console``) and/or to ``log_file``. Python
+    warnings that libraries emit go the same way, so a command that logs only to its file
+    prints nothing but its own output."""
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler()] if console else []
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(log_file))
+    root = logging.getLogger()
+    root.setLevel(getattr(logging, settings.log_level, logging.INFO))
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    if not handlers:
+        root.addHandler(logging.NullHandler())
+    logging.captureWarnings(True)
