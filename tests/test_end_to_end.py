@@ -20,6 +20,7 @@ from workers.pipeline.media import probe
 from workers.pipeline.storage import LocalStorage
 
 from .conftest import REPO, wait_for
+from .support.contract import assert_body_conforms
 
 GUNICORN = Path(sys.executable).parent / "gunicorn"  # the console script: `python -m gunicorn` would import ./gunicorn.py
 
@@ -105,6 +106,7 @@ def test_a_real_talk_becomes_playable_clips_on_word_edges(api, media_server, med
     assert worker.returncode == 0, worker.stderr[-3000:]
     view = http("GET", base + body["status_url"])[1]
     assert view["status"] == "done", view
+    assert_body_conforms("/public/video/status", "get", 200, view)  # real clips, as the contract says
     clips = view["result"]["clips"]
     assert clips and all(15 <= c["duration"] <= 40 + 0.5 for c in clips)
     storage = LocalStorage(Path(env["CLIPQUEUE_DATA_DIR"]) / "storage")
@@ -148,6 +150,7 @@ def test_the_internal_route_drives_the_real_pipeline_under_gunicorn(api, media_s
         status, outcome = http("POST", base + "/internal/perform-video-processing",
                                headers={"Authorization": "Bearer e2e-token"})
         assert status == 200, outcome
+        assert_body_conforms("/internal/perform-video-processing", "post", 200, outcome)
         results.append((outcome["step"], outcome["result"]))
     assert results == [(s, "succeeded") for s in ("download", "transcript", "content_type", "clip_lookup",
                                                   "clip_generation")]
