@@ -45,3 +45,14 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
 # Cap request line and headers (bodies are capped by the app: CLIPQUEUE_MAX_BODY_BYTES).
 limit_request_line = 8190
 limit_request_fields = 100
+
+
+def child_exit(server, worker):
+    """With PROMETHEUS_MULTIPROC_DIR set, a worker that exits stops counting in live gauges
+    (its counters stay: they are totals)."""
+    import os
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -89,6 +89,21 @@ class FakeOpenAI:
                 self.end_headers()
                 self.wfile.write(payload)
 
+            def do_GET(self):
+                # GET /v1/models: what a health check asks an OpenAI-compatible server.
+                with fake.lock:
+                    fake.requests.append({"t": time.monotonic(), "path": self.path, "body": None,
+                                          "auth": self.headers.get("Authorization")})
+                found = self.path.rstrip("/").endswith("/models")
+                payload = json.dumps({"object": "list", "data": [{"id": "gpt-4o", "object": "model", "created": 0,
+                                                                   "owned_by": "fake"}]} if found else
+                                     {"error": {"message": "not found", "type": "invalid_request_error"}}).encode()
+                self.send_response(200 if found else 404)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
         self._handler = Handler
         return self._listen()
 

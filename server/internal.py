@@ -18,6 +18,7 @@ from flask import Blueprint, jsonify, request
 from workers.queue import jobs as queue
 from workers.pipeline.table import validate_steps, STEPS
 
+from . import checks
 from .errors import ApiError
 from .state import state
 from .requests import json_object_body
@@ -72,3 +73,23 @@ def perform_video_processing():
     finally:
         app_state.release_internal_slot()
     return jsonify(outcome.as_dict())
+
+
+@blueprint.get("/health")
+def health():
+    """The detailed health check (bearer, like every internal route): 200 when every check is
+    ok, 503 otherwise; each check says what it found."""
+    app_state = state()
+    settings = app_state.settings
+    found = {
+        "database": checks.database(app_state.pool, settings),
+        "storage": checks.storage(app_state.storage, settings),
+        "ffmpeg": checks.ffmpeg(settings),
+        "whisper": checks.whisper(settings),
+        "llm": checks.llm(app_state.services, settings),
+    }
+    healthy = all(c["ok"] for c in found.values())
+    response = jsonify({"status": "ok" if healthy else "degraded", "checks": found})
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response

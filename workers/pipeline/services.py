@@ -24,7 +24,11 @@ def build_llm(settings: Settings):
 
 
 def build_services(settings: Settings) -> dict:
+    """Storage and the LLM for the steps; for the engine, ``on_final`` (drop a finished job's
+    work files) and ``on_checkpoint`` (the product's metrics, from each checkpoint)."""
+    from workers.pipeline import metrics
     from workers.pipeline.steps.download import discard_work
 
     return {"storage": build_storage(settings), "llm": build_llm(settings),
-            "on_final": lambda video, status: discard_work(settings, video.id)}
+            "on_final": lambda video, status: discard_work(settings, video.id),
+            "on_checkpoint": metrics.observe}

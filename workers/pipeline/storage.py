@@ -39,6 +39,8 @@ class Storage(Protocol):
     def public_url(self, key: str) -> str | None:
         """A URL a client can fetch the object from directly (S3: presigned, expiring), or
         None when the API must serve it itself (local files, with HTTP Range)."""
+    def health(self) -> dict:
+        """Whether this storage can be written to now (raises when not), and what it is."""
 
 
 class LocalStorage:
@@ -103,6 +105,13 @@ class LocalStorage:
 
     def public_url(self, key: str) -> None:
         return None  # the API serves local files (GET /public/video/<token>/files/<name>)
+
+    def health(self) -> dict:
+        import tempfile
+
+        with tempfile.NamedTemporaryFile(dir=self.root, prefix=".health-"):
+            pass  # created and removed: the folder is writable
+        return {"kind": "local", "root": str(self.root)}
 
 
 class S3Storage:
@@ -189,6 +198,10 @@ class S3Storage:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         return target
+
+    def health(self) -> dict:
+        self.client.head_bucket(Bucket=self.bucket)  # raises when the bucket is gone or forbidden
+        return {"kind": "s3", "bucket": self.bucket}
 
     def public_url(self, key: str) -> str:
         """Presigned: the client fetches from the bucket directly, until ``url_ttl`` runs out."""

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence, TypeVar
 
 import psycopg
 
-from workers.queue import jobs
+from workers.queue import jobs, metrics
 from workers.queue.context import Subject
 from workers.queue.db import Backoff, connect, retrying
 from workers.queue.errors import Cancelled, LeaseLost, StepError
@@ -62,15 +62,29 @@ _ALREADY_WRITTEN = object()
 
 class Completer:
     def __init__(self, database_url: str, *, lease_seconds: float, policy: RetryPolicy,
-                 on_final: Callable[[Subject, str], None] | None = None, clock=time.monotonic, sleep=time.sleep):
+                 on_final: Callable[[Subject, str], None] | None = None,
+                 on_checkpoint: Callable[[Subject, str, dict], None] | None = None,
+                 clock=time.monotonic, sleep=time.sleep):
         self.database_url = database_url
         self.lease_seconds = lease_seconds
         self.policy = policy
         self.on_final = on_final  # the product's cleanup once a job ended for good
+        self.on_checkpoint = on_checkpoint  # the product's view of each checkpoint written (its metrics)
         self.clock, self.sleep = clock, sleep
 
     def record(self, conn: psycopg.Connection, ran: Ran, *, continue_steps: Sequence[str] = ()) -> Outcome:
-        """Write a run's outcome (checkpoint + advance, retry, failure), fenced by its lease."""
+        """Write a run's outcome (checkpoint + advance, retry, failure), fenced by its lease,
+        and count it (``workers.queue.metrics``)."""
+        outcome = self._record(conn, ran, continue_steps)
+        metrics.finished(outcome)
+        if outcome.result == "succeeded" and outcome.status is not None and self.on_checkpoint is not None:
+            try:
+                self.on_checkpoint(Subject.of(ran.job), ran.job.step, ran.output)
+            except Exception:  # noqa: BLE001 - an observer must not turn a written outcome into an error
+                log.exception("job %s: checkpoint observer failed", ran.job.lease.job_id)
+        return outcome
+
+    def _record(self, conn: psycopg.Connection, ran: Ran, continue_steps: Sequence[str]) -> Outcome:
         job, output, result, duration = ran.job, ran.output, ran.result, ran.duration
         lease = job.lease
         if isinstance(ran.error, (Cancelled, LeaseLost)):

@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import psycopg
 
-from workers.queue import jobs
+from workers.queue import jobs, metrics
 from workers.queue.completer import Completer, Outcome, Ran
 from workers.queue.context import StepContext, Subject
 from workers.queue.heartbeat import Heartbeat
@@ -46,7 +46,8 @@ class Executor:
         self.clock = clock            # durations
         self.step_clock = step_clock  # what steps see as ctx.clock
         self.completer = Completer(heartbeat.database_url, lease_seconds=heartbeat.lease_seconds, policy=policy,
-                                   on_final=self.services.get("on_final"), clock=clock, sleep=sleep)
+                                   on_final=self.services.get("on_final"),
+                                   on_checkpoint=self.services.get("on_checkpoint"), clock=clock, sleep=sleep)
 
     def execute(self, conn: psycopg.Connection, job: jobs.Job, *, continue_steps: Sequence[str] = ()) -> Outcome:
         """Run ``job``'s step, then have the completer record its outcome. When the next step
@@ -71,6 +72,7 @@ class Executor:
             ctx.set_deadline(outer, f"over CLIPQUEUE_STEP_TIMEOUT_S={outer:.0f} s", outer=True)
         log.info("job %s: claimed %s (attempt %s, retry %s/%s%s)", lease.job_id, job.step,
                  lease.attempt, job.retry, job.max_retries, ", rescued" if job.rescued else "")
+        metrics.claimed(job.step, job.rescued)
         started = self.clock()
         self.heartbeat.track(lease, ctx)
         output, result, error = None, "succeeded", None

@@ -82,6 +82,13 @@ class OpenAILLM:
         self.sleep = sleep
 
     # ---------------------------------------------------------------- the two questions
+    def ping(self, timeout: float = 5.0) -> str:
+        """Whether the server answers (``GET /models``, no tokens spent): raises if not; returns
+        what it serves, briefly."""
+        models = self.client.with_options(timeout=timeout).models.list()
+        names = [m.id for m in models.data][:5]
+        return f"{len(models.data)} model(s): {', '.join(names)}"
+
     def content_type(self, segments: list[dict], language: str | None = None) -> dict:
         lines = "\n".join(f"[{s['id']}] {s['text']}" for s in segments)
         messages = [
