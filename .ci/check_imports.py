@@ -23,7 +23,8 @@ from pathlib import Path
 SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue.jobs", "workers.queue.bootstrap",
                   "workers.queue.db", "workers.queue.embedded", "workers.queue.errors", "workers.queue.executor", "workers.queue.completer",
                   "workers.queue.heartbeat", "workers.queue.retry", "workers.pipeline.media", "workers.pipeline", "workers.pipeline.table",
-                  "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.fetcher",
+                  "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.status",
+                  "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.fetcher",
                   "workers.pipeline.fetcher.guard"}
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
 BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics"}

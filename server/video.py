@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, request, send_file, url_for
 
 from workers.queue import jobs as queue
+from workers.pipeline.status import describe
+from workers.pipeline.webhooks import store as webhooks
 from workers.pipeline.table import STEPS
 from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
@@ -16,8 +19,8 @@ from .state import state
 blueprint = Blueprint("video", __name__, url_prefix="/public/video")
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
-SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips")
-CLIP_OPTIONS = SUBMIT_FIELDS[1:]
+SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips", "callback_url")
+CLIP_OPTIONS = ("clip_min_seconds", "clip_max_seconds", "max_clips")
 CLIP_SECONDS = (3.0, 600.0)
 MAX_CLIPS = 20
 
@@ -59,6 +62,7 @@ def submit():
                                allowed=app_state.address_policy)
     except UrlRejected as exc:
         raise ApiError(400, exc.code, exc.message) from None
+    callback = callback_url(body)
     with app_state.pool.connection() as conn:
         result = queue.enqueue(conn, source_url=body["url"].strip(), normalized_url=normalized,
                                max_retries=settings.max_retries, options=options)
@@ -71,6 +75,9 @@ def submit():
                        f"this URL already has a job made with other clip options ({shown}); submit it with "
                        "those options to get its token, or wait until it has finished and failed or been "
                        "cancelled")
+    if callback is not None:
+        with app_state.pool.connection() as conn:
+            webhooks.subscribe(conn, result.token, callback)
     status_url = url_for("video.status", token=result.token)
     response = jsonify({"token": result.token, "status_url": status_url, "created": result.created})
     response.status_code = 202
@@ -87,81 +94,38 @@ def status():
         raise ApiError(400, "invalid_token", "that is not a ClipQueue token")
     with state().pool.connection() as conn:
         job = queue.job_status(conn, token)
+        deliveries = webhooks.for_token(conn, token) if job is not None else []
     if job is None:
         raise ApiError(404, "unknown_token", "no video was submitted with that token")
-    response = jsonify(describe(job))
+    view = describe(job, state().storage, file_url)
+    if deliveries:
+        view["webhooks"] = [{**{k: v for k, v in d.items() if k != "callback_url"},
+                             "host": urlsplit(d["callback_url"]).hostname} for d in deliveries]
+    response = jsonify(view)
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def describe(job: dict) -> dict:
-    """The public view of a job (a ``queue.job_status`` row): no internal ids, no worker
-    names, no tracebacks."""
-    status, current, checkpoints = job["status"], job["step"], job["checkpoints"]
-    timeline = []
-    for step in STEPS:
-        entry = {"step": step, "state": "pending"}
-        done = checkpoints.get(step)
-        if done is not None:
-            entry.update(state="done", started_at=done["started_at"], finished_at=done["finished_at"],
-                         duration_s=done["duration_s"])
-        elif step == current:
-            entry["state"] = {"running": "running", "failed": "failed", "cancelled": "cancelled"}.get(
-                status, "retrying" if job["retry"] else "queued")
-            if status == "running":
-                entry["started_at"] = job["step_started_at"]
-                entry["progress"] = job["step_progress"] or 0.0
-        timeline.append(entry)
-    finished = sum(1 for step in STEPS if step in checkpoints)
-    partial = (job["step_progress"] or 0.0) if status == "running" else 0.0
-    view = {
-        "token": job["token"],
-        "url": job["source_url"],
-        "status": status,
-        "pipeline_step": current,
-        "progress": 1.0 if status == "done" else round((finished + partial) / len(STEPS), 4),
-        "retry": job["retry"],
-        "max_retries": job["max_retries"],
-        "steps": timeline,
-        "failure": None,
-        "created_at": job["created_at"],
-        "updated_at": job["updated_at"],
-        "finished_at": job["finished_at"],
-    }
-    usage = [cp.get("usage") or {} for cp in checkpoints.values()]
-    if any(usage):
-        view["llm_usage"] = {
-            "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
-            "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
-            "cost_usd": round(sum(float(u.get("cost_usd") or 0) for u in usage), 6),
-        }
-    if job["failure_cause"]:
-        view["failure"] = {"cause": job["failure_cause"],
-                           "message": job["failure_message"] or job["failure_cause"]}
-        if status == "queued":
-            view["next_attempt_at"] = job["run_after"]
-    if status == "done":
-        # Only the last step's "result" is public; the rest of a checkpoint is internal.
-        last = checkpoints.get(STEPS[-1])
-        view["result"] = public_result(last.get("result"), job["token"]) if last else None
-    return view
+def callback_url(body: dict) -> str | None:
+    """The optional ``callback_url``: checked like a video URL (the dispatcher checks its
+    address again when it connects); refused when this server signs no webhooks."""
+    if "callback_url" not in body:
+        return None
+    app_state = state()
+    settings = app_state.settings
+    if not settings.webhook_secret:
+        raise ApiError(400, "webhooks_disabled", "this server sends no webhooks (CLIPQUEUE_WEBHOOK_SECRET is unset)")
+    try:
+        check_url(body["callback_url"], max_length=settings.max_url_length, allow_private=settings.allow_private_urls,
+                  resolver=app_state.resolver, allowed=app_state.address_policy)
+    except UrlRejected as exc:
+        raise ApiError(400, f"callback_{exc.code}", f"callback_url: {exc.message}") from None
+    return body["callback_url"].strip()
 
 
-def public_result(result, token: str):
-    """Clip files become URLs (served by ``files`` below); storage keys stay internal."""
-    if not isinstance(result, dict) or not isinstance(result.get("clips"), list):
-        return result
-    storage = state().storage
-    clips = []
-    for clip in result["clips"]:
-        clip = dict(clip)
-        files = clip.pop("files", None) or {}
-        # S3: the client fetches from the bucket directly; local files are served by ``files``.
-        clip["urls"] = {kind: storage.public_url(key) or url_for("video.files", token=token,
-                                                                  name=key.rsplit("/", 1)[-1])
-                        for kind, key in files.items()}
-        clips.append(clip)
-    return {**result, "clips": clips}
+def file_url(token: str, name: str) -> str:
+    """Where this API serves a clip file (``files`` below)."""
+    return url_for("video.files", token=token, name=name)
 
 
 FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")

@@ -27,7 +27,8 @@ from workers.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 # Real media (../shared/media beside the checkout; see its SOURCES.md).
 MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO.parent / "shared" / "media")
-TABLES = "videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, step_concurrency_limits"
+TABLES = ("videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, "
+          "step_concurrency_limits, webhook_subscriptions, webhook_deliveries")
 
 
 @pytest.fixture(scope="session")

@@ -65,7 +65,7 @@ def test_every_enum_is_commented_per_value(db):
                array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
           FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid
          WHERE t.typnamespace = 'public'::regnamespace GROUP BY t.oid, t.typname""").fetchall()
-    assert {r["typname"] for r in rows} == {"job_status", "pipeline_step", "queue_event_kind"}
+    assert {r["typname"] for r in rows} == {"job_status", "pipeline_step", "queue_event_kind", "webhook_delivery_state"}
     for row in rows:
         for label in row["labels"]:
             assert f"{label}:" in row["comment"], (row["typname"], label)
@@ -84,6 +84,7 @@ VIEWS = {  # the columns operators (and the dashboard's saved queries) rely on
     "step_durations": ["step", "completed", "p50_s", "p95_s"],
     "wasted_work": ["step", "results_dropped", "leases_rescued", "dropped_seconds"],
     "video_jobs": ["id", "video_id", "token", "status", "pipeline_step", "failure_cause", "archived_at"],
+    "webhook_backlog": ["state", "event_type", "deliveries", "oldest_pending_age", "attempts"],
 }
 
 

@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="comma-separated steps this process takes (GPU boxes: transcript)")
     run.add_argument("--concurrency", type=int, default=1, help="steps run at once in this process")
     run.add_argument("--burst", action="store_true", help="drain what can reach these steps, then exit")
+    run.add_argument("--no-webhooks", action="store_true",
+                     help="deliver no webhooks from this process (others do; with CLIPQUEUE_WEBHOOK_SECRET set)")
     run.add_argument("--lease-seconds", type=float, help="lease length (default CLIPQUEUE_LEASE_SECONDS)")
     run.add_argument("--poll-interval", type=float, help="seconds between polls when idle")
     run.add_argument("--shutdown-grace", type=float, default=30.0,
@@ -111,12 +113,22 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from workers.pipeline.services import build_services
 
+        services = build_services(settings)
         worker = Worker(url, load_step_table(args.step_table), steps=steps, settings=settings,
                         concurrency=args.concurrency, burst=args.burst,
                         lease_seconds=args.lease_seconds, poll_interval=args.poll_interval,
-                        shutdown_grace=args.shutdown_grace, services=build_services(settings))
+                        shutdown_grace=args.shutdown_grace, services=services)
         worker.install_signal_handlers()
-        return worker.run()
+        dispatcher = None
+        if settings.webhook_secret and not args.no_webhooks:  # delivers webhooks beside the steps
+            from workers.pipeline.webhooks.dispatcher import Dispatcher
+
+            dispatcher = Dispatcher(url, settings, services, name=worker.name).start()
+        try:
+            return worker.run()
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
     if args.command == "process":
         from workers.pipeline.process import process
 

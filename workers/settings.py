@@ -51,6 +51,24 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
+def _webhook_secret(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("CLIPQUEUE_WEBHOOK_SECRET") or "").strip()
+    if not raw:
+        return None
+    import base64
+
+    body = raw[len("whsec_"):] if raw.startswith("whsec_") else None
+    try:
+        key = base64.b64decode((body or "") + "==") if body is not None else b""
+    except ValueError:
+        key = b""
+    if len(key) < 24:
+        raise SettingsError("CLIPQUEUE_WEBHOOK_SECRET must be whsec_ followed by the base64 of at least 24 random "
+                            "bytes (python -c \"import base64,os;print('whsec_'+base64.b64encode(os.urandom(32))"
+                            ".decode())\")")
+    return raw
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     database_url: str | None = None
@@ -107,6 +125,11 @@ class Settings:
     threads: int = 4                        # gunicorn threads per worker process
     request_timeout_s: int = 900            # gunicorn request timeout (the internal route runs a step)
     access_log: str = "-"                   # gunicorn access log ("-": stderr)
+    webhook_secret: str | None = None       # whsec_<base64>: signs webhooks (none: callbacks refused)
+    public_url: str | None = None           # this API's public base URL (absolute clip URLs in webhooks)
+    webhook_max_attempts: int = 12          # deliveries tried this many times before they fail
+    webhook_timeout_s: float = 10.0         # one delivery attempt waits at most this
+    webhook_retry_base_s: float = 5.0       # first retry delay (doubling, jittered, capped at 1 h)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -170,6 +193,13 @@ class Settings:
             threads=_number(env, "CLIPQUEUE_THREADS", cls.threads, kind=int, minimum=1),
             request_timeout_s=_number(env, "CLIPQUEUE_REQUEST_TIMEOUT", cls.request_timeout_s, kind=int, minimum=1),
             access_log=env.get("CLIPQUEUE_ACCESS_LOG") or cls.access_log,
+            webhook_secret=_webhook_secret(env),
+            public_url=env.get("CLIPQUEUE_PUBLIC_URL") or None,
+            webhook_max_attempts=_number(env, "CLIPQUEUE_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts, kind=int,
+                                         minimum=1),
+            webhook_timeout_s=_number(env, "CLIPQUEUE_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, minimum=0.5),
+            webhook_retry_base_s=_number(env, "CLIPQUEUE_WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s,
+                                         minimum=0.01),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -1,0 +1,75 @@
+"""The public view of a job: what the status endpoint answers and what a webhook carries."""
+from __future__ import annotations
+
+from typing import Callable
+
+from workers.pipeline.table import STEPS
+
+
+def describe(job: dict, storage, file_url: Callable[[str, str], str]) -> dict:
+    """The public view of a job (a ``jobs.job_status`` row): no internal ids, no worker
+    names, no tracebacks. ``file_url(token, name)`` is where the API serves a clip file
+    that storage does not hand out itself."""
+    status, current, checkpoints = job["status"], job["step"], job["checkpoints"]
+    timeline = []
+    for step in STEPS:
+        entry = {"step": step, "state": "pending"}
+        done = checkpoints.get(step)
+        if done is not None:
+            entry.update(state="done", started_at=done["started_at"], finished_at=done["finished_at"],
+                         duration_s=done["duration_s"])
+        elif step == current:
+            entry["state"] = {"running": "running", "failed": "failed", "cancelled": "cancelled"}.get(
+                status, "retrying" if job["retry"] else "queued")
+            if status == "running":
+                entry["started_at"] = job["step_started_at"]
+                entry["progress"] = job["step_progress"] or 0.0
+        timeline.append(entry)
+    finished = sum(1 for step in STEPS if step in checkpoints)
+    partial = (job["step_progress"] or 0.0) if status == "running" else 0.0
+    view = {
+        "token": job["token"],
+        "url": job["source_url"],
+        "status": status,
+        "pipeline_step": current,
+        "progress": 1.0 if status == "done" else round((finished + partial) / len(STEPS), 4),
+        "retry": job["retry"],
+        "max_retries": job["max_retries"],
+        "steps": timeline,
+        "failure": None,
+        "created_at": job["created_at"],
+        "updated_at": job["updated_at"],
+        "finished_at": job["finished_at"],
+    }
+    usage = [cp.get("usage") or {} for cp in checkpoints.values()]
+    if any(usage):
+        view["llm_usage"] = {
+            "prompt_tokens": sum(int(u.get("prompt_tokens") or 0) for u in usage),
+            "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
+            "cost_usd": round(sum(float(u.get("cost_usd") or 0) for u in usage), 6),
+        }
+    if job["failure_cause"]:
+        view["failure"] = {"cause": job["failure_cause"],
+                           "message": job["failure_message"] or job["failure_cause"]}
+        if status == "queued":
+            view["next_attempt_at"] = job["run_after"]
+    if status == "done":
+        # Only the last step's "result" is public; the rest of a checkpoint is internal.
+        last = checkpoints.get(STEPS[-1])
+        view["result"] = public_result(last.get("result"), job["token"], storage, file_url) if last else None
+    return view
+
+
+def public_result(result, token: str, storage, file_url: Callable[[str, str], str]):
+    """Clip files become URLs; storage keys stay internal."""
+    if not isinstance(result, dict) or not isinstance(result.get("clips"), list):
+        return result
+    clips = []
+    for clip in result["clips"]:
+        clip = dict(clip)
+        files = clip.pop("files", None) or {}
+        # S3: the client fetches from the bucket directly; local files are served by the API.
+        clip["urls"] = {kind: storage.public_url(key) or file_url(token, key.rsplit("/", 1)[-1])
+                        for kind, key in files.items()}
+        clips.append(clip)
+    return {**result, "clips": clips}

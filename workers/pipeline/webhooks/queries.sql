@@ -1,0 +1,75 @@
+-- The webhook outbox's statements, by name (workers/pipeline/webhooks/store.py).
+
+-- name: subscribe
+-- A submitter's callback for a job. The live row is locked first, so a move to done or
+-- failed either commits before (then this statement sees it and writes the delivery) or
+-- waits for this subscription (then its trigger writes the delivery): never neither.
+WITH live AS (
+    SELECT q.id, q.status FROM video_processing_queue q WHERE q.token = %(token)s FOR UPDATE
+), archived AS (
+    SELECT a.id, a.status FROM video_processing_archive a
+     WHERE a.token = %(token)s AND NOT EXISTS (SELECT 1 FROM live)
+), job AS (
+    SELECT id, status FROM live UNION ALL SELECT id, status FROM archived
+), sub AS (
+    INSERT INTO webhook_subscriptions (job_id, callback_url)
+    SELECT id, %(callback_url)s FROM job
+    ON CONFLICT (job_id, callback_url) DO NOTHING
+    RETURNING id, job_id
+), late AS (
+    INSERT INTO webhook_deliveries (subscription_id, job_id, event_type)
+    SELECT sub.id, sub.job_id, 'video.' || job.status::text
+      FROM sub JOIN job ON job.id = sub.job_id
+     WHERE job.status IN ('done', 'failed')
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM sub) AS subscribed, (SELECT count(*) FROM late) AS due_now;
+
+-- name: claim_deliveries
+-- Up to %(limit)s due deliveries, leased to this dispatcher (an expired lease is due again).
+WITH due AS (
+    SELECT d.id
+      FROM webhook_deliveries d
+     WHERE d.state = 'pending' AND d.next_attempt_at <= now()
+       AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+     ORDER BY d.next_attempt_at, d.id
+     LIMIT %(limit)s
+       FOR UPDATE SKIP LOCKED
+)
+UPDATE webhook_deliveries d
+   SET locked_by = %(worker_id)s,
+       lease_expires_at = now() + make_interval(secs => %(lease_seconds)s),
+       attempts = d.attempts + 1
+  FROM due
+ WHERE d.id = due.id
+RETURNING d.id, d.message_id, d.event_type, d.attempts, d.job_id,
+          (SELECT s.callback_url FROM webhook_subscriptions s WHERE s.id = d.subscription_id) AS callback_url,
+          (SELECT j.token FROM video_jobs j WHERE j.id = d.job_id) AS token;
+
+-- name: finish_delivery
+-- The outcome of one attempt, fenced by its lease: delivered, retry (after
+-- %(delay_seconds)s) or failed. Zero rows: another dispatcher took it over.
+UPDATE webhook_deliveries d
+   SET state = CASE %(outcome)s WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
+                                ELSE 'pending' END::webhook_delivery_state,
+       next_attempt_at = CASE WHEN %(outcome)s = 'retry' THEN now() + make_interval(secs => %(delay_seconds)s)
+                              ELSE d.next_attempt_at END,
+       delivered_at = CASE WHEN %(outcome)s = 'delivered' THEN now() END,
+       last_status = %(last_status)s,
+       last_error = %(last_error)s,
+       locked_by = NULL,
+       lease_expires_at = NULL
+ WHERE d.id = %(id)s AND d.state = 'pending' AND d.locked_by = %(worker_id)s AND d.attempts = %(attempt)s
+   AND %(outcome)s IN ('delivered', 'retry', 'failed')
+RETURNING d.id;
+
+-- name: deliveries_for_token
+-- What the status response shows of a job's webhooks (never the callback URL's path or query).
+SELECT d.event_type AS event, d.state::text AS state, d.attempts, d.last_status,
+       CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.delivered_at,
+       s.callback_url
+  FROM webhook_deliveries d
+  JOIN webhook_subscriptions s ON s.id = d.subscription_id
+  JOIN video_jobs j ON j.id = d.job_id
+ WHERE j.token = %(token)s
+ ORDER BY d.id;
