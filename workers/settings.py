@@ -130,6 +130,7 @@ class Settings:
     webhook_max_attempts: int = 12          # deliveries tried this many times before they fail
     webhook_timeout_s: float = 10.0         # one delivery attempt waits at most this
     webhook_retry_base_s: float = 5.0       # first retry delay (doubling, jittered, capped at 1 h)
+    upload_ttl_s: float = 86400.0           # an unfinished upload expires this long after its last chunk
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -200,6 +201,7 @@ class Settings:
             webhook_timeout_s=_number(env, "CLIPQUEUE_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, minimum=0.5),
             webhook_retry_base_s=_number(env, "CLIPQUEUE_WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s,
                                          minimum=0.01),
+            upload_ttl_s=_number(env, "CLIPQUEUE_UPLOAD_TTL_S", cls.upload_ttl_s, minimum=60),
         )
 
     def replace(self, **changes) -> "Settings":

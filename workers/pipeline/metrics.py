@@ -10,6 +10,7 @@ LLM_TOKENS = Counter("clipqueue_llm_tokens", "LLM tokens used, by kind (prompt, 
                      ["kind", "backend"])
 LLM_COST = Counter("clipqueue_llm_cost_usd", "LLM cost in USD (prices: CLIPQUEUE_LLM_PRICE_*)", ["backend"])
 DOWNLOAD_BYTES = Counter("clipqueue_download_bytes", "Bytes of media downloaded into storage")
+UPLOAD_BYTES = Counter("clipqueue_upload_bytes", "Bytes received by resumable uploads (tus PATCH)")
 
 
 def observe(video, step: str, output: dict) -> None:
@@ -19,5 +20,5 @@ def observe(video, step: str, output: dict) -> None:
         for kind in ("prompt", "completion"):
             LLM_TOKENS.labels(kind, backend).inc(max(0, int(usage.get(f"{kind}_tokens") or 0)))
         LLM_COST.labels(backend).inc(max(0.0, float(usage.get("cost_usd") or 0.0)))
-    if step == "download" and not video.options.get("local_file"):
+    if step == "download" and not video.options.get("local_file") and not video.options.get("upload"):
         DOWNLOAD_BYTES.inc(max(0, int(output.get("size") or 0)))

@@ -25,10 +25,14 @@ def build_llm(settings: Settings):
 
 def build_services(settings: Settings) -> dict:
     """Storage and the LLM for the steps; for the engine, ``on_final`` (drop a finished job's
-    work files) and ``on_checkpoint`` (the product's metrics, from each checkpoint)."""
+    work files), ``on_checkpoint`` (the product's metrics, from each checkpoint) and
+    ``maintenance_tasks`` (expired uploads, dropped by the maintenance leader)."""
     from workers.pipeline import metrics
     from workers.pipeline.steps.download import discard_work
+    from workers.pipeline.uploads.chunks import prune_expired
 
-    return {"storage": build_storage(settings), "llm": build_llm(settings),
+    storage = build_storage(settings)
+    return {"storage": storage, "llm": build_llm(settings),
             "on_final": lambda video, status: discard_work(settings, video.id),
-            "on_checkpoint": metrics.observe}
+            "on_checkpoint": metrics.observe,
+            "maintenance_tasks": [lambda conn: prune_expired(conn, storage)]}

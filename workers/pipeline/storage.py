@@ -41,6 +41,8 @@ class Storage(Protocol):
         None when the API must serve it itself (local files, with HTTP Range)."""
     def health(self) -> dict:
         """Whether this storage can be written to now (raises when not), and what it is."""
+    def delete(self, key: str) -> None:
+        """Remove ``key`` (no error when it is not there)."""
 
 
 class LocalStorage:
@@ -105,6 +107,9 @@ class LocalStorage:
 
     def public_url(self, key: str) -> None:
         return None  # the API serves local files (GET /public/video/<token>/files/<name>)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
 
     def health(self) -> dict:
         import tempfile
@@ -198,6 +203,10 @@ class S3Storage:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         return target
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        (self.cache_dir / key).unlink(missing_ok=True)
 
     def health(self) -> dict:
         self.client.head_bucket(Bucket=self.bucket)  # raises when the bucket is gone or forbidden

@@ -5,6 +5,7 @@
   ``REAP_INTERVAL`` seconds. (Rescue itself needs no one: a claim takes any row whose lease
   expired, counting a failed try.)
 * archive and prune: finished jobs move to the archive after the retention, old events go
+  (and the product's own ``tasks`` run, e.g. dropping expired uploads)
   -- every ``CLIPQUEUE_PRUNE_INTERVAL`` seconds, in bounded batches, each its own short
   statement, so it never holds locks long or competes with claims for more than a moment.
 
@@ -19,6 +20,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable, Sequence
 
 import psycopg
 
@@ -72,12 +74,13 @@ class Maintenance:
 
     def __init__(self, database_url: str, settings, *, name: str, stopping: threading.Event,
                  reap_interval: float = REAP_INTERVAL, election_interval: float = ELECTION_INTERVAL,
-                 clock=time.monotonic):
+                 tasks: Sequence[Callable[[psycopg.Connection], int]] = (), clock=time.monotonic):
         self.database_url = database_url
         self.settings = settings
         self.name = name
         self.stopping = stopping
         self.reap_interval, self.election_interval = reap_interval, election_interval
+        self.tasks = tuple(tasks)  # the product's own upkeep, run with the prune (e.g. expired uploads)
         self.clock = clock
         self.leading = threading.Event()  # set while this process is the leader
         self.reaped = 0
@@ -122,5 +125,12 @@ class Maintenance:
                 if done.archived or done.events_deleted:
                     log.info("hygiene: archived %s finished jobs, deleted %s old events",
                              done.archived, done.events_deleted)
+                for task in self.tasks:
+                    try:
+                        task(conn)
+                    except psycopg.OperationalError:
+                        raise
+                    except Exception:  # noqa: BLE001 - one task's bug must not stop the reaper
+                        log.exception("maintenance task %s failed", getattr(task, "__name__", task))
                 last_prune = self.clock()
             self.stopping.wait(min(self.reap_interval, interval) if interval > 0 else self.reap_interval)

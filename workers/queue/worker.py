@@ -114,7 +114,8 @@ class Worker:
         self.heartbeat.start()
         Listener(self.database_url, steps=self.steps, wake=self._notify_all, cancel=self.heartbeat.cancel,
                  stopping=self._stopping).start()
-        maintenance = Maintenance(self.database_url, self.settings, name=self.name, stopping=self._stopping).start()
+        maintenance = Maintenance(self.database_url, self.settings, name=self.name, stopping=self._stopping,
+                                  tasks=self.executor.services.get("maintenance_tasks", ())).start()
         self._slots = [threading.Thread(target=self._slot, args=(i,), name=f"slot-{i}", daemon=True)
                        for i in range(self.concurrency)]
         for thread in self._slots:

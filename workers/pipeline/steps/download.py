@@ -3,7 +3,8 @@
 resume, stall deadline, classified errors).
 
 * A local file (``options.local_file``, set by the operator CLI only, never by the API) is
-  taken as it is.
+  taken as it is; a finished upload (``options.upload``) is assembled from its chunks in
+  storage, then they are dropped. Either way it is probed and registered like a download.
 * The file lands in storage under ``videos/<id>/download/source``; size, duration, codecs and
   SHA-256 go into the checkpoint. If that key exists (a crash after the upload), the
   download is not repeated.
@@ -17,6 +18,7 @@ from pathlib import Path
 from workers.pipeline.fetcher.ytdlp import check_duration, fetch
 from workers.pipeline.media import probe, sha256_file
 from workers.pipeline.storage import video_key
+from workers.pipeline.uploads import chunks
 from workers.queue.errors import PermanentError
 
 STEP = "download"
@@ -28,18 +30,31 @@ def run(video, ctx) -> dict:
     title = None
     if not storage.exists(key):
         local_file = video.options.get("local_file")  # set by the operator CLI only, never by the API
-        if local_file:
+        upload = video.options.get("upload")  # a finished tus upload: its chunks are in storage
+        if upload:
+            path = chunks.assemble(storage, upload["id"], upload["chunks"],
+                                   _work_dir(settings, video.id) / "upload")
+            title = video.options.get("filename")
+        elif local_file:
             path = Path(local_file)
             if not path.is_file():
                 raise PermanentError("not_found", f"no such file: {path}")
         else:
             path, title = fetch(video.source_url, _work_dir(settings, video.id), settings, ctx)
-        info = probe(path)  # not media / truncated -> permanent, before it reaches storage
-        check_duration(info.duration, settings)
+        try:
+            info = probe(path)  # not media / truncated -> permanent, before it reaches storage
+            check_duration(info.duration, settings)
+        except PermanentError:
+            if upload:  # nothing will use these bytes: do not keep them
+                chunks.discard(storage, upload["id"], upload["chunks"])
+                path.unlink(missing_ok=True)
+            raise
         checksum, size = sha256_file(path), path.stat().st_size
         storage.put_file(key, path)
         if not local_file:
             path.unlink(missing_ok=True)
+        if upload:
+            chunks.discard(storage, upload["id"], upload["chunks"])  # the source holds the bytes now
     else:
         path = storage.local_path(key)
         info = probe(path)

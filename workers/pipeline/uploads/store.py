@@ -1,0 +1,56 @@
+"""The uploads' statements (``queries.sql``), one function each."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from workers.queue.sql import parse
+
+QUERIES = Path(__file__).with_name("queries.sql")
+WRITER_LEASE_S = 600.0  # a PATCH streaming longer than this loses the writer lease
+
+
+@functools.cache
+def _sql(name: str) -> str:
+    return parse(QUERIES.read_text())[name]
+
+
+def create(conn, *, id: str, length: int, filename: str | None, options: dict, callback_url: str | None,
+           ttl_seconds: float) -> dict:
+    params = {"id": id, "length": length, "filename": filename, "options": Jsonb(options),
+              "callback_url": callback_url, "ttl_seconds": ttl_seconds}
+    return conn.execute(_sql("create_upload"), params).fetchone()
+
+
+def get(conn, id: str) -> dict | None:
+    return conn.execute(_sql("get_upload"), {"id": id}).fetchone()
+
+
+def take_writer(conn, id: str, *, offset: int, writer: str) -> dict | None:
+    params = {"id": id, "offset": offset, "writer": writer, "lease_seconds": WRITER_LEASE_S}
+    return conn.execute(_sql("take_writer"), params).fetchone()
+
+
+def add_chunk(conn, id: str, *, offset: int, size: int, writer: str, ttl_seconds: float) -> dict | None:
+    params = {"id": id, "offset": offset, "size": size, "writer": writer, "ttl_seconds": ttl_seconds}
+    return conn.execute(_sql("add_chunk"), params).fetchone()
+
+
+def release_writer(conn, id: str, *, writer: str) -> bool:
+    return conn.execute(_sql("release_writer"), {"id": id, "writer": writer}).fetchone() is not None
+
+
+def finish(conn, id: str, *, token: str) -> str | None:
+    row = conn.execute(_sql("finish_upload"), {"id": id, "token": token}).fetchone()
+    return None if row is None else row["video_token"]
+
+
+def delete(conn, id: str) -> dict | None:
+    return conn.execute(_sql("delete_upload"), {"id": id}).fetchone()
+
+
+def expired(conn: psycopg.Connection, *, batch: int = 100) -> list[dict]:
+    return conn.execute(_sql("expired_uploads"), {"batch": batch}).fetchall()
