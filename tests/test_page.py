@@ -134,9 +134,36 @@ def test_bad_input_gets_the_apis_message_and_the_page_works_at_phone_width(site,
     page.keyboard.press("Tab")  # keyboard first: the focus lands on the labelled URL field
     assert page.evaluate("() => document.activeElement.id") == "url"
     page.get_by_role("button", name="Make clips").click()
-    assert page.locator("#form-error").inner_text() == "Enter the URL of a video."
+    assert page.locator("#form-error").inner_text() == "Enter the URL of a video, or pick a file."
     page.get_by_label("Video URL").fill("ftp://example.com/x.mp4")
     page.get_by_role("button", name="Make clips").click()
     page.wait_for_function("() => document.getElementById('form-error').textContent.includes('http')")
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 375  # nothing overflows sideways
+
+
+def test_a_file_upload_interrupted_half_way_resumes_from_its_offset_and_finishes(site, browser, tmp_path):
+    sample = Path(__file__).resolve().parent.parent / "samples" / "autoeditor_example.mp4"  # 3 MB: 3 chunks of 1 MB
+    page = browser.new_page()
+    patches, cut = [], []
+
+    def route(request_route, request):
+        if request.method == "PATCH":
+            patches.append(int(request.headers["upload-offset"]))
+            if len(patches) == 2 and not cut:  # the second chunk: the connection drops
+                cut.append(patches[-1])
+                request_route.abort("connectionreset")
+                return
+        request_route.continue_()
+
+    page.route("**/public/uploads/**", route)
+    heads = []
+    page.on("request", lambda r: heads.append(r.url) if r.method == "HEAD" else None)
+    page.goto(site + "/?chunk_mb=1")
+    page.set_input_files("#file", str(sample))
+    page.wait_for_selector("#timeline li", timeout=60_000)  # the upload finished: the video is on its way
+    assert cut == [1024 * 1024] and heads  # the second chunk was cut, and the client asked where to resume
+    assert patches == [0, 1024 * 1024, 1024 * 1024, 2 * 1024 * 1024]  # resumed at its offset, not from 0
+    page.wait_for_selector(".clip video", timeout=180_000)
+    assert page.locator("#mine a").first.inner_text() == "autoeditor_example.mp4"
+

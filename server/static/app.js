@@ -71,7 +71,7 @@ async function submit(event) {
   error.hidden = true;
   const url = $("url").value.trim();
   if (!url) {
-    error.textContent = "Enter the URL of a video.";
+    error.textContent = "Enter the URL of a video, or pick a file.";
     error.hidden = false;
     $("url").focus();
     return;
@@ -90,6 +90,79 @@ async function submit(event) {
   } finally {
     $("submit-button").disabled = false;
   }
+}
+
+// ---------------------------------------------------------------- upload (tus, resumable)
+function chunkSize() {
+  // ?chunk_mb=N: smaller chunks for slow or flaky connections (each chunk resumes on its own)
+  const mb = Number(new URLSearchParams(location.search).get("chunk_mb"));
+  return (mb > 0 ? mb : 8) * 1024 * 1024;
+}
+
+function uploadFile(file) {
+  const error = $("form-error");
+  error.hidden = true;
+  if (!file) return;
+  if (typeof tus === "undefined" || !tus.isSupported) {
+    error.textContent = "This browser cannot upload files resumably; give a URL instead.";
+    error.hidden = false;
+    return;
+  }
+  const progress = $("upload-progress");
+  const status = $("upload-status");
+  let token = null;
+  progress.hidden = false;
+  progress.value = 0;
+  status.textContent = `Uploading ${file.name}…`;
+  const upload = new tus.Upload(file, {
+    endpoint: "/public/uploads",
+    chunkSize: chunkSize(),
+    retryDelays: [0, 1000, 3000, 5000, 10000],
+    metadata: { filename: file.name, clip_min_seconds: $("clip-min").value, clip_max_seconds: $("clip-max").value,
+                max_clips: $("max-clips").value },
+    onProgress: (sent, total) => {
+      progress.value = total ? sent / total : 0;
+      status.textContent = `Uploading ${file.name}: ${Math.round((100 * sent) / total)}%`;
+    },
+    onAfterResponse: (request, response) => {
+      const given = response.getHeader("ClipQueue-Token");
+      if (given) token = given;
+    },
+    onError: (err) => {
+      let message = err.message;
+      const response = err.originalResponse;
+      if (response) {
+        try { message = JSON.parse(response.getBody()).error.message; } catch (parse) { /* keep the first */ }
+      }
+      status.textContent = "";
+      error.textContent = `The upload failed: ${message}`;
+      error.hidden = false;
+    },
+    onSuccess: () => {
+      status.textContent = `Uploaded ${file.name}.`;
+      if (token) {
+        remember(token, file.name);
+        location.hash = token;
+      }
+    },
+  });
+  // A file this browser began to upload before (a closed tab, a lost connection) goes on.
+  upload.findPreviousUploads().then((previous) => {
+    if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
+    upload.start();
+  });
+}
+
+function setUpDrop() {
+  const drop = $("drop");
+  $("file").addEventListener("change", (event) => uploadFile(event.target.files[0]));
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    uploadFile(event.dataTransfer.files[0]);
+  });
 }
 
 // ---------------------------------------------------------------- one video
@@ -225,6 +298,7 @@ function route() {
 document.addEventListener("DOMContentLoaded", () => {
   $("submit-form").addEventListener("submit", submit);
   $("find").addEventListener("input", find);
+  setUpDrop();
   window.addEventListener("hashchange", route);
   renderMine();
   route();
