@@ -96,6 +96,12 @@ def create():
 @blueprint.route("/<upload_id>", methods=["HEAD"])
 def head(upload_id: str):
     upload = _upload(upload_id)
+    if upload["received"] == upload["length"] and upload["video_token"] is None:
+        # Every byte arrived but the PATCH that took the last ones died before it made the
+        # video: make it now (enqueue is idempotent per upload), so nothing is lost.
+        with state().pool.connection() as conn:
+            _make_video(conn, upload)
+            upload = store.get(conn, upload_id)
     headers = {"Upload-Offset": str(upload["received"]), "Upload-Length": str(upload["length"])}
     headers.update(_finished_or_expiry(upload))
     return Response(status=200, headers=headers)

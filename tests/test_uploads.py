@@ -183,3 +183,17 @@ def test_termination_and_expiry(live, db):
     assert db.execute("SELECT count(*) AS n FROM uploads").fetchone()["n"] == 0
     assert not live["storage"].exists(chunks.key(path.rsplit("/", 1)[1], 0))
     assert queue.pending_work(db, STEPS) == 0  # no video was made of either
+
+
+def test_an_upload_whose_last_patch_died_before_making_the_video_gets_it_at_the_next_head(live, db):
+    client = live["client"]
+    path = client.post("/public/uploads", headers={**TUS, "Upload-Length": "4"}).headers["Location"]
+    upload_id = path.rsplit("/", 1)[1]
+    # What a crash between storing the last chunk and enqueueing leaves: every byte, no video.
+    live["storage"].put_bytes(chunks.key(upload_id, 0), b"abcd")
+    db.execute("UPDATE uploads SET received = 4, chunks = '{0}' WHERE id = %s", (upload_id,))
+    head = client.head(path, headers=TUS)
+    token = head.headers["ClipQueue-Token"]
+    assert client.head(path, headers=TUS).headers["ClipQueue-Token"] == token  # made once
+    assert queue.job_by_token(db, token)["status"] == "queued"
+
