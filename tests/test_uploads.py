@@ -22,6 +22,7 @@ from workers.queue.worker import Worker
 
 from .conftest import wait_for
 from .test_api import assert_error
+from .test_storage import s3, s3_endpoint  # noqa: F401 - fixtures: moto's S3 on 127.0.0.1
 
 TUS = {"Tus-Resumable": "1.0.0"}
 
@@ -196,4 +197,30 @@ def test_an_upload_whose_last_patch_died_before_making_the_video_gets_it_at_the_
     token = head.headers["ClipQueue-Token"]
     assert client.head(path, headers=TUS).headers["ClipQueue-Token"] == token  # made once
     assert queue.job_by_token(db, token)["status"] == "queued"
+
+
+def test_two_api_machines_take_parts_of_one_upload_on_s3(database_url, db, settings, s3, media, tmp_path):  # noqa: F811
+    """Two API processes that share only Postgres and the S3 bucket: each takes a part."""
+    run_settings = settings.replace(data_dir=tmp_path / "data", max_filesize_mb=8, lease_seconds=30, max_retries=0)
+    apps = [create_app({"settings": run_settings, "database_url": database_url, "storage": s3}) for _ in range(2)]
+    try:
+        first, second = (app.test_client() for app in apps)
+        data = (media / "manifesto.mp4").read_bytes()
+        half = len(data) // 2
+        path = first.post("/public/uploads", headers={**TUS, "Upload-Length": str(len(data)),
+                                                      "Upload-Metadata": meta(max_clips=1)}).headers["Location"]
+        octets = {**TUS, "Content-Type": "application/offset+octet-stream"}
+        assert first.patch(path, data=data[:half], headers={**octets, "Upload-Offset": "0"}).status_code == 204
+        done = second.patch(path, data=data[half:], headers={**octets, "Upload-Offset": str(half)})
+        assert done.status_code == 204 and done.headers["Upload-Offset"] == str(len(data))
+        token = done.headers["ClipQueue-Token"]
+        services = {**build_services(run_settings), "storage": s3}
+        Worker(database_url, default_step_table(), steps=STEPS, settings=run_settings, services=services,
+               burst=True).run()
+        assert queue.job_by_token(db, token)["status"] == "done"
+        assert s3.get_bytes("videos/1/download/source") == data
+        assert not s3.exists(chunks.key(path.rsplit("/", 1)[1], 0))  # the chunks were dropped
+    finally:
+        for app in apps:
+            app.extensions["clipqueue"].pool.close()
 
