@@ -51,8 +51,17 @@ def dispatcher(database_url, hooks, tmp_path, resolver=public_localhost):
     return Dispatcher(database_url, hooks, services, name="test", poll_interval=0.05)
 
 
-def process(database_url, settings, options=None):
+def process(database_url, settings):
     Worker(database_url, TABLE, steps=STEPS, settings=settings, burst=True).run()
+
+
+def delivered(database_url, hooks, tmp_path, receiver, count: int = 1) -> list[dict]:
+    """Run a dispatcher until ``count`` webhook requests arrived; those requests."""
+    sender = dispatcher(database_url, hooks, tmp_path).start()
+    try:
+        return receiver.wait_for(count)
+    finally:
+        sender.stop()
 
 
 def submit(api, receiver, url="http://localhost/talk.mp4", **extra):
@@ -65,11 +74,7 @@ def test_a_done_video_is_announced_with_a_signed_event_shaped_like_its_status(ap
                                                                               settings, hooks, tmp_path, db):
     token = submit(api, receiver)
     process(database_url, settings)
-    sender = dispatcher(database_url, hooks, tmp_path).start()
-    try:
-        [request] = receiver.wait_for(1)
-    finally:
-        sender.stop()
+    [request] = delivered(database_url, hooks, tmp_path, receiver)
     event = Webhook(SECRET).verify(request["body"], request["headers"])  # raises on a bad signature
     assert event["type"] == "video.done" and event["data"]["token"] == token
     assert_body_conforms("/public/video/status", "get", 200, event["data"])
@@ -137,11 +142,7 @@ def test_a_failed_video_is_announced_too(api, receiver, database_url, settings, 
     db.execute("UPDATE video_processing_queue SET options = options || %s::jsonb WHERE token = %s",
                (json.dumps({"script": {"transcript": {"fail": "permanent"}}}), token))
     process(database_url, settings)
-    sender = dispatcher(database_url, hooks, tmp_path).start()
-    try:
-        [request] = receiver.wait_for(1)
-    finally:
-        sender.stop()
+    [request] = delivered(database_url, hooks, tmp_path, receiver)
     event = Webhook(SECRET).verify(request["body"], request["headers"])
     assert event["type"] == "video.failed" and event["data"]["failure"]["cause"] == "test_permanent"
 
@@ -151,11 +152,7 @@ def test_a_subscriber_after_the_end_is_told_at_once(api, receiver, database_url,
     process(database_url, settings)
     again = submit(api, receiver, url="http://localhost/late.mp4")  # the same URL: the finished job's token
     assert again == first
-    sender = dispatcher(database_url, hooks, tmp_path).start()
-    try:
-        [request] = receiver.wait_for(1)
-    finally:
-        sender.stop()
+    [request] = delivered(database_url, hooks, tmp_path, receiver)
     assert json.loads(request["body"])["type"] == "video.done"
 
 
