@@ -123,9 +123,11 @@ def patch(upload_id: str):
     app_state = state()
     writer = f"{os.getpid()}/{secrets.token_hex(6)}"
     with app_state.pool.connection() as conn:
-        if store.take_writer(conn, upload_id, offset=offset, writer=writer) is None:
-            raise ApiError(409, "offset_mismatch", f"the upload is at offset {_upload(upload_id)['received']} "
-                                                   "(or another request is writing it); HEAD it and resume there")
+        taken = store.take_writer(conn, upload_id, offset=offset, writer=writer)
+        now_at = None if taken else store.get(conn, upload_id)["received"]
+    if taken is None:
+        raise ApiError(409, "offset_mismatch", f"the upload is at offset {now_at} (or another request is writing "
+                                               "it); HEAD it and resume there")
     try:
         received, dropped = _store_chunk(upload_id, offset, upload["length"] - offset)
     except BaseException:
