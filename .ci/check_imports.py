@@ -25,7 +25,8 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
                   "workers.queue.heartbeat", "workers.queue.retry", "workers.pipeline.media", "workers.pipeline", "workers.pipeline.table",
                   "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.status",
                   "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.uploads",
-                  "workers.pipeline.uploads.store", "workers.pipeline.uploads.chunks", "workers.pipeline.metrics", "workers.pipeline.fetcher",
+                  "workers.pipeline.uploads.store", "workers.pipeline.uploads.chunks", "workers.pipeline.metrics",
+                  "workers.pipeline.clips", "workers.pipeline.clips.framing", "workers.pipeline.fetcher",
                   "workers.pipeline.fetcher.guard"}
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
 BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page",

@@ -2,12 +2,13 @@
 clip options and the callback URL, validated the same way for both."""
 from __future__ import annotations
 
+from workers.pipeline.clips.framing import ASPECTS, CAPTIONS
 from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
 from .errors import ApiError
 from .state import state
 
-CLIP_OPTIONS = ("clip_min_seconds", "clip_max_seconds", "max_clips")
+CLIP_OPTIONS = ("clip_min_seconds", "clip_max_seconds", "max_clips", "aspect", "captions")
 CLIP_SECONDS = (3.0, 600.0)
 MAX_CLIPS = 20
 
@@ -30,6 +31,12 @@ def clip_options(body: dict) -> dict:
         if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CLIPS:
             raise ApiError(400, "invalid_max_clips", f'"max_clips" must be a whole number from 1 to {MAX_CLIPS}')
         options["max_clips"] = value
+    for name, allowed, default in (("aspect", tuple(ASPECTS), "original"), ("captions", CAPTIONS, "files")):
+        if name in body:
+            if body[name] not in allowed:
+                raise ApiError(400, f"invalid_{name}", f'"{name}" must be one of {", ".join(allowed)}')
+            if body[name] != default:  # the default is not stored: equal requests stay equal
+                options[name] = body[name]
     return options
 
 

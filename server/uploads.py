@@ -1,7 +1,7 @@
 """``/public/uploads``: resumable uploads, tus 1.0 (core; creation, termination, expiration).
 
 OPTIONS says what the server speaks; POST (``Upload-Length``, optional ``Upload-Metadata``:
-``filename``, the clip options, ``callback_url``) creates an upload; HEAD says its offset;
+``filename``, the clip options (band, count, aspect, captions), ``callback_url``) creates an upload; HEAD says its offset;
 PATCH (``application/offset+octet-stream`` at ``Upload-Offset``) appends a chunk; DELETE
 drops an unfinished one. The size cap (CLIPQUEUE_MAX_FILESIZE_MB) is checked before a byte is
 stored. A PATCH holds the upload's writer lease while it streams (a concurrent PATCH gets
@@ -36,7 +36,8 @@ blueprint = Blueprint("uploads", __name__, url_prefix="/public/uploads")
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration"
-METADATA_KEYS = ("filename", "clip_min_seconds", "clip_max_seconds", "max_clips", "callback_url")
+METADATA_KEYS = ("filename", "clip_min_seconds", "clip_max_seconds", "max_clips", "aspect", "captions",
+                 "callback_url")
 BLOCK = 1024 * 1024
 
 
@@ -81,7 +82,7 @@ def create():
     metadata = _metadata(request.headers.get("Upload-Metadata", ""))
     numbers = {k: _number(k, v) for k, v in metadata.items() if k in ("clip_min_seconds", "clip_max_seconds",
                                                                        "max_clips")}
-    options = clip_options(numbers)
+    options = clip_options({**numbers, **{k: v for k, v in metadata.items() if k in ("aspect", "captions")}})
     callback = callback_url(metadata)
     filename = (metadata.get("filename") or "").strip()[:255] or None
     upload_id = secrets.token_urlsafe(24).replace("-", "_")

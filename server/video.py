@@ -22,7 +22,7 @@ from .state import state
 blueprint = Blueprint("video", __name__, url_prefix="/public/video")
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
-SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips", "callback_url")
+SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips", "aspect", "captions", "callback_url")
 @blueprint.post("")
 def submit():
     body = json_object_body()
@@ -47,7 +47,8 @@ def submit():
     if not result.created and theirs != options:
         # The URL's job was (or is being) made with other clip options: say so rather than
         # hand back clips the client did not ask for.
-        shown = ", ".join(f"{k}={v:g}" for k, v in sorted(theirs.items())) or "the default options"
+        shown = ", ".join(f"{k}={v:g}" if isinstance(v, (int, float)) else f"{k}={v}"
+                          for k, v in sorted(theirs.items())) or "the default options"
         raise ApiError(409, "options_conflict",
                        f"this URL already has a job made with other clip options ({shown}); submit it with "
                        "those options to get its token, or wait until it has finished and failed or been "

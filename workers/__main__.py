@@ -38,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 
     process = sub.add_parser("process", help="process one video end to end in this process, print its clips")
     process.add_argument("target", metavar="url-or-file")
+    process.add_argument("--aspect", choices=("original", "9:16", "1:1", "4:5"), default="original",
+                         help="the clips' frame (a centre crop for the others)")
+    process.add_argument("--captions", choices=("files", "burned", "none"), default="files",
+                         help="SRT + VTT files; burned: also in the picture; none")
     process.add_argument("-v", "--verbose", action="store_true",
                          help="show the logs here too (they always go to <data dir>/logs/process.log)")
 
@@ -133,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         from workers.pipeline.process import process
 
         try:
-            return process(args.target, settings, url)
+            return process(args.target, settings, url, aspect=args.aspect, captions=args.captions)
         finally:
             if started_here:  # a one-shot command leaves no server behind it unless others use it
                 from workers.queue.embedded import release_embedded

@@ -77,7 +77,7 @@ async function submit(event) {
     return;
   }
   const body = { url, clip_min_seconds: Number($("clip-min").value), clip_max_seconds: Number($("clip-max").value),
-                 max_clips: Number($("max-clips").value) };
+                 max_clips: Number($("max-clips").value), aspect: $("aspect").value, captions: $("captions").value };
   $("submit-button").disabled = true;
   try {
     const accepted = await api("/public/video", {
@@ -119,7 +119,7 @@ function uploadFile(file) {
     chunkSize: chunkSize(),
     retryDelays: [0, 1000, 3000, 5000, 10000],
     metadata: { filename: file.name, clip_min_seconds: $("clip-min").value, clip_max_seconds: $("clip-max").value,
-                max_clips: $("max-clips").value },
+                max_clips: $("max-clips").value, aspect: $("aspect").value, captions: $("captions").value },
     onProgress: (sent, total) => {
       progress.value = total ? sent / total : 0;
       status.textContent = `Uploading ${file.name}: ${Math.round((100 * sent) / total)}%`;
@@ -239,11 +239,11 @@ function renderClips(view) {
     const urls = clip.urls || {};
     const video = el("video", { controls: "", preload: "metadata", poster: urls.thumbnail, src: urls.media,
                                 "aria-label": `Clip ${clip.rank}: ${clip.title || ""}` });
-    video.append(el("track", { kind: "captions", src: urls.vtt, srclang: "en", label: "Captions", default: "" }));
+    if (urls.vtt) video.append(el("track", { kind: "captions", src: urls.vtt, srclang: "en", label: "Captions", default: "" }));
     const downloads = el("p", { class: "downloads" },
-      el("a", { href: urls.media, download: "", text: urls.media && urls.media.endsWith(".m4a") ? "M4A" : "MP4" }),
-      el("a", { href: urls.srt, download: "", text: "SRT" }),
-      el("a", { href: urls.vtt, download: "", text: "VTT" }));
+      el("a", { href: urls.media, download: "", text: urls.media && urls.media.endsWith(".m4a") ? "M4A" : "MP4" }));
+    if (urls.srt) downloads.append(el("a", { href: urls.srt, download: "", text: "SRT" }));
+    if (urls.vtt) downloads.append(el("a", { href: urls.vtt, download: "", text: "VTT" }));
     box.append(el("article", { class: "clip", "data-rank": String(clip.rank) },
       video,
       el("div", {},

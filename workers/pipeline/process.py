@@ -30,14 +30,17 @@ def log_path(settings) -> Path:
     return Path(settings.data_dir) / "logs" / "process.log"
 
 
-def process(target: str, settings, database_url: str, out=sys.stdout) -> int:
+def process(target: str, settings, database_url: str, out=sys.stdout, *, aspect: str = "original",
+            captions: str = "files") -> int:
     from workers.queue.worker import Worker
     from workers.pipeline.services import build_services
     from workers.pipeline.table import default_step_table
     from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
     path = Path(target).expanduser()
-    options: dict = {}
+    # Defaults are not stored (as the API does): the same file with the same options is the same work.
+    options: dict = {k: v for k, v, default in (("aspect", aspect, "original"), ("captions", captions, "files"))
+                     if v != default}
     if path.is_file():
         path = path.resolve()
         source = path.as_uri()

@@ -9,7 +9,10 @@
   missing files are made, so a crash after clip 3 of 5 renders only clips 4 and 5, and a
   crash between a clip's cut and its thumbnail does not cut it again.
 * Captions: SRT and WebVTT from the word timestamps, re-based to the clip's start
-  (``workers.pipeline.clips.captions``).
+  (``workers.pipeline.clips.captions``); ``captions: burned`` also draws them into the
+  picture (ASS, the spoken word highlighted), ``none`` makes no caption files.
+* Aspect: ``original``, or ``9:16`` / ``1:1`` / ``4:5`` cropped from the centre and scaled
+  (``clips.framing``), in the same single ffmpeg pass as the cut and the captions.
 * Deadline: 120 s + CLIPQUEUE_RENDER_TIMEOUT_FACTOR x the clips' total length. Past it, or
   on cancellation or a lost lease, the running ffmpeg is killed and nothing more is published.
 """
@@ -19,7 +22,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from workers.pipeline.clips.captions import srt, vtt
+from workers.pipeline.clips.captions import FONTS, ass, srt, vtt
+from workers.pipeline.clips.framing import frame_for
 from workers.queue.errors import PermanentError
 from workers.pipeline.media import ffmpeg_binary, run_tool
 from workers.pipeline.storage import video_key
@@ -32,6 +36,9 @@ def run(video, ctx) -> dict:
     source = ctx.output_of("download")
     clips = ctx.output_of("clip_lookup")["clips"]
     has_video = bool(source.get("video_codec"))
+    aspect = video.options.get("aspect", "original")
+    captions = video.options.get("captions", "files")
+    frame = frame_for(aspect, source["width"], source["height"]) if has_video and source.get("width") else None
     src_path = storage.local_path(source["key"])
     ffmpeg = ffmpeg_binary(settings.ffmpeg)
     done = [0]
@@ -41,11 +48,10 @@ def run(video, ctx) -> dict:
 
     def render(clip: dict) -> dict:
         stem = f"clip-{clip['rank']:02d}-{int(clip['start'] * 1000)}-{int(clip['end'] * 1000)}"
-        keys = {
-            "media": video_key(video.id, STEP, stem + (".mp4" if has_video else ".m4a")),
-            "srt": video_key(video.id, STEP, stem + ".srt"),
-            "vtt": video_key(video.id, STEP, stem + ".vtt"),
-        }
+        keys = {"media": video_key(video.id, STEP, stem + (".mp4" if has_video else ".m4a"))}
+        if captions != "none":
+            keys["srt"] = video_key(video.id, STEP, stem + ".srt")
+            keys["vtt"] = video_key(video.id, STEP, stem + ".vtt")
         if has_video:
             keys["thumbnail"] = video_key(video.id, STEP, stem + ".jpg")
         rendered = False
@@ -55,7 +61,8 @@ def run(video, ctx) -> dict:
             with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
                 if not storage.exists(keys["media"]):
                     out = Path(tmp) / Path(keys["media"]).name
-                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx)
+                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx,
+                        video_filter=_video_filter(clip, frame, captions, Path(tmp)))
                     ctx.raise_if_cancelled()  # a stopped attempt publishes nothing more
                     storage.put_file(keys["media"], out)
                     rendered = True
@@ -64,8 +71,9 @@ def run(video, ctx) -> dict:
                     thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb, ctx)
                     ctx.raise_if_cancelled()
                     storage.put_file(keys["thumbnail"], thumb)
-                storage.put_bytes(keys["srt"], srt(clip).encode())
-                storage.put_bytes(keys["vtt"], vtt(clip).encode())
+                if captions != "none":
+                    storage.put_bytes(keys["srt"], srt(clip).encode())
+                    storage.put_bytes(keys["vtt"], vtt(clip).encode())
         done[0] += 1
         ctx.report_progress(done[0] / len(clips))
         return {"rank": clip["rank"], "start": clip["start"], "end": clip["end"], "duration": clip["duration"],
@@ -80,11 +88,31 @@ def run(video, ctx) -> dict:
             "result": {"clips": public}}
 
 
-def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, ctx=None) -> None:
+def _video_filter(clip: dict, frame, captions: str, tmp: Path) -> str | None:
+    """The one ffmpeg filter chain of a clip: crop and scale to the aspect, then burn the
+    captions (ASS, the font from ``clips/fonts``) into the picture."""
+    if frame is None:
+        return None
+    chain = [] if frame.crop_w == frame.out_w and frame.crop_x == 0 and frame.crop_y == 0 else [frame.filter()]
+    if captions == "burned":
+        script = tmp / "captions.ass"
+        script.write_text(ass(clip, frame.out_w, frame.out_h))
+        chain.append(f"ass={_escape(script)}:fontsdir={_escape(FONTS)}")
+    return ",".join(chain) or None
+
+
+def _escape(path: Path) -> str:
+    """A path as one ffmpeg filter argument."""
+    return str(path).replace("\\", "/").replace(":", "\\:").replace("'", "\\'").replace(",", "\\,")
+
+
+def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, ctx=None,
+        video_filter: str | None = None) -> None:
     args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start:.3f}", "-i", str(src),
             "-t", f"{duration:.3f}", "-map", "0:a:0"]
     if has_video:
-        args += ["-map", "0:v:0", "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+        args += ["-map", "0:v:0"] + (["-vf", video_filter] if video_filter else []) + [
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
     args += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
     _ffmpeg(args, ctx)
 
