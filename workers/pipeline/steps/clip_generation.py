@@ -11,8 +11,10 @@
 * Captions: SRT and WebVTT from the word timestamps, re-based to the clip's start
   (``workers.pipeline.clips.captions``); ``captions: burned`` also draws them into the
   picture (ASS, the spoken word highlighted), ``none`` makes no caption files.
-* Aspect: ``original``, or ``9:16`` / ``1:1`` / ``4:5`` cropped from the centre and scaled
-  (``clips.framing``), in the same single ffmpeg pass as the cut and the captions.
+* Aspect: ``original``, or ``9:16`` / ``1:1`` / ``4:5`` cropped and scaled (``clips.framing``);
+  a crop that cuts the sides follows the speaker's face (``clips.tracking``: sampled
+  detection, a smoothed path, ``sendcmd``), in the same single ffmpeg pass as the cut and the
+  captions.
 * Deadline: 120 s + CLIPQUEUE_RENDER_TIMEOUT_FACTOR x the clips' total length. Past it, or
   on cancellation or a lost lease, the running ffmpeg is killed and nothing more is published.
 """
@@ -23,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from workers.pipeline.clips.captions import FONTS, ass, srt, vtt
+from workers.pipeline.clips import tracking
 from workers.pipeline.clips.framing import frame_for
 from workers.queue.errors import PermanentError
 from workers.pipeline.media import ffmpeg_binary, run_tool
@@ -61,8 +64,9 @@ def run(video, ctx) -> dict:
             with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
                 if not storage.exists(keys["media"]):
                     out = Path(tmp) / Path(keys["media"]).name
+                    moves = _follow(ffmpeg, src_path, clip, frame, source, ctx, Path(tmp))
                     cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx,
-                        video_filter=_video_filter(clip, frame, captions, Path(tmp)))
+                        video_filter=_video_filter(clip, frame, captions, Path(tmp), moves))
                     ctx.raise_if_cancelled()  # a stopped attempt publishes nothing more
                     storage.put_file(keys["media"], out)
                     rendered = True
@@ -88,12 +92,32 @@ def run(video, ctx) -> dict:
             "result": {"clips": public}}
 
 
-def _video_filter(clip: dict, frame, captions: str, tmp: Path) -> str | None:
-    """The one ffmpeg filter chain of a clip: crop and scale to the aspect, then burn the
-    captions (ASS, the font from ``clips/fonts``) into the picture."""
+def _follow(ffmpeg: str, src: Path, clip: dict, frame, source: dict, ctx, tmp: Path) -> Path | None:
+    """For a crop that cuts the sides: the ``sendcmd`` script that moves it with the speaker
+    (``clips.tracking``); None when the crop cannot move (or there is none)."""
+    if frame is None or frame.crop_w >= source["width"] - 1:
+        return None
+    detector = ctx.services.get("subject_detector") or tracking.haar_faces()
+    samples = tracking.sample(ffmpeg, src, clip["start"], clip["duration"], source["width"], source["height"],
+                              detector)
+    ctx.raise_if_cancelled()
+    points = tracking.path(samples, frame.crop_w / source["width"])
+    if not points:
+        return None
+    script = tmp / "follow.cmd"
+    script.write_text(tracking.commands(points, source["width"], frame.crop_w))
+    return script
+
+
+def _video_filter(clip: dict, frame, captions: str, tmp: Path, moves: Path | None = None) -> str | None:
+    """The one ffmpeg filter chain of a clip: crop (moved by ``moves``, a ``sendcmd``
+    script) and scale to the aspect, then burn the captions (ASS, the font from
+    ``clips/fonts``) into the picture."""
     if frame is None:
         return None
     chain = [] if frame.crop_w == frame.out_w and frame.crop_x == 0 and frame.crop_y == 0 else [frame.filter()]
+    if moves is not None:
+        chain = [f"sendcmd=f={_escape(moves)}", frame.filter()]
     if captions == "burned":
         script = tmp / "captions.ass"
         script.write_text(ass(clip, frame.out_w, frame.out_h))
