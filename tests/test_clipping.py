@@ -115,3 +115,38 @@ def test_a_clip_inside_the_band_has_no_note():
     segs = talk()
     [clip] = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}], segs, Band(10, 60), 200.0, 5)
     assert "band_note" not in clip
+
+
+def _segments(texts, each=6.0):
+    out = []
+    for n, text in enumerate(texts):
+        start = n * each
+        words = [{"word": w, "start": start + k * 0.3, "end": start + k * 0.3 + 0.25} for k, w in enumerate(text.split())]
+        out.append({"id": n, "start": start, "end": start + each - 0.2, "text": text, "words": words})
+    return out
+
+
+def test_the_local_picks_leave_out_boilerplate_and_keep_whole_sentences():
+    texts = ["This audiobook is in the public domain.", "Find more at www.example.org and subscribe.",
+             "Rivers carve valleys over millions of years", "because water carries sediment downstream.",
+             "Glaciers carve valleys too, but their valleys are shaped like a U.",
+             "Rivers and glaciers together explain most valleys on Earth.",
+             "Erosion by wind matters in deserts", "where sand blasts rock into arches.",
+             "Thanks for watching, and hit the bell."]
+    segments = _segments(texts)
+    reply = LocalLLM().find_clips(segments, content_type="lecture", min_s=10, max_s=20, count=3)["result"]
+    assert reply["clips"]
+    for clip in reply["clips"]:
+        first, last = clip["start_segment"], clip["end_segment"]
+        assert first not in (0, 1, 8) and last not in (0, 1, 8)  # no disclaimer, URL, or channel housekeeping
+        assert first == 0 or texts[first - 1].endswith(".")  # starts where a sentence starts
+        assert texts[last].endswith(".")  # ends where a sentence ends
+        assert " · " not in clip["title"] and clip["title"][0].isupper()  # a title, not a keyword list
+
+
+def test_a_numbered_sentence_makes_a_title_without_its_number():
+    from workers.pipeline.llm.local import _title
+
+    assert _title("1. Communism is already acknowledged by all European powers to be itself a power.") == \
+        "Communism is already acknowledged by all European powers\u2026"
+    assert _title("The spectre of communism.") == "The spectre of communism"

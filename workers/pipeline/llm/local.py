@@ -48,6 +48,13 @@ LEXICON = {
 HOOK_OPENERS = ("the key", "the secret", "the most important", "here's", "here is", "the truth",
                 "the problem", "imagine", "what if", "the reason", "the real", "never", "nobody")
 WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]+")
+# What is never a clip: recording disclaimers, channel housekeeping, sponsor reads.
+BOILERPLATE = re.compile(
+    r"\b(public domain|librivox|audiobooks?|this (audio)?book is|recording is in|text version of|"
+    r"www\.|\w+\.(org|com|net)\b|subscribe|hit the bell|smash (that|the) like|"
+    r"like and subscribe|sponsored by|this video is sponsored|patreon|link in the description|"
+    r"thanks for watching|welcome back to (my|the) channel)\b", re.IGNORECASE)
+SENTENCE_END = (".", "!", "?", '"', "\u201d")
 
 
 def tokens(text: str) -> list[str]:
@@ -87,15 +94,23 @@ class LocalLLM:
             return {"result": {"clips": []}, "raw": {"clips": []}, "usage": {}}
         centrality = textrank([tokens(s["text"]) for s in segments])
         idf = _idf([tokens(s["text"]) for s in segments])
-        windows = []
+        junk = [bool(BOILERPLATE.search(s["text"])) for s in segments]
+        ends = [s["text"].rstrip().endswith(SENTENCE_END) for s in segments]
+        windows, whole = [], []  # whole: starts at a sentence start and ends at a sentence end
         for i in range(len(segments)):
             for j in range(i, len(segments)):
+                if junk[j]:
+                    break  # a window never takes boilerplate in
                 length = segments[j]["end"] - segments[i]["start"]
                 if length > max_s:
                     break
-                if length >= min_s:
-                    windows.append((self._score(segments, centrality, i, j), i, j))
-        if not windows:  # a talk shorter than the band: offer the whole of it
+                if length >= min_s and not junk[i]:
+                    window = (self._score(segments, centrality, i, j), i, j)
+                    windows.append(window)
+                    if (i == 0 or ends[i - 1]) and ends[j]:
+                        whole.append(window)
+        windows = whole or windows  # whole sentences when the talk allows it
+        if not windows:  # a talk shorter than the band (or all of it boilerplate): the whole of it
             windows = [(self._score(segments, centrality, 0, len(segments) - 1), 0, len(segments) - 1)]
         picks = _spread(windows, segments, count)
         clips = []
@@ -103,9 +118,11 @@ class LocalLLM:
             words = Counter(w for s in segments[i:j + 1] for w in tokens(s["text"]))
             keywords = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1] * idf.get(kv[0], 0), kv[0]))[:3]]
             first = segments[i]["text"].strip()
+            central = max(range(i, j + 1), key=lambda k: (centrality[k], -k))
             clips.append({
                 "start_segment": segments[i]["id"], "end_segment": segments[j]["id"],
-                "title": " · ".join(k.capitalize() for k in keywords) or "Highlight",
+                "title": _title(segments[central]["text"]) or " · ".join(k.capitalize() for k in keywords)
+                or "Highlight",
                 "hook": first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "…",
                 "reason": f"central to this {content_type}: it dwells on {', '.join(keywords)}",
                 "score": round(score, 4),
@@ -157,6 +174,20 @@ def _idf(sentences: list[list[str]]) -> dict[str, float]:
     df = Counter(w for words in sentences for w in set(words))
     n = len(sentences)
     return {w: math.log((1 + n) / (1 + d)) + 1 for w, d in df.items()}
+
+
+def _title(text: str, most: int = 8) -> str:
+    """A title from the window's most central sentence: its first clause, at most ``most``
+    words, without the closing punctuation."""
+    text = re.sub(r"^\s*\d+[.)]\s*", "", text)  # "1. Communism is ..." reads as a list item, not a title
+    clause = re.split(r"[,;:\u2014]\s", text.strip(), maxsplit=1)[0]
+    words = clause.strip(" .!?\"\u201c\u201d").split()
+    if len(words) < 3:
+        words = text.strip(" .!?\"\u201c\u201d").split()
+    if not words:
+        return ""
+    title = " ".join(words[:most]) + ("\u2026" if len(words) > most else "")
+    return title[0].upper() + title[1:]
 
 
 def _spread(windows, segments, count):

@@ -1,0 +1,77 @@
+"""The cost of vertical clips that follow the speaker, with burned-in captions, against
+today's plain re-encode of the same clip, in one run.
+
+    .venv/bin/python -m bench.reframe [--rounds 3]
+
+On the benchmark talk video (640x360, a moving test pattern; ``bench.talk``), a 30 s clip:
+"plain" is the clip as ``aspect=original, captions=files`` renders it, "vertical" is
+``aspect=9:16, captions=burned`` (face detection at 2 fps, the smoothed crop moved by
+sendcmd, the ASS captions; one ffmpeg pass). Rounds alternate; the median is reported, as
+a ratio (target <= 2.5x). Also: face detection time per minute of video.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from bench.talk import talk_video  # noqa: E402
+from workers.pipeline.clips import tracking  # noqa: E402
+from workers.pipeline.clips.framing import frame_for  # noqa: E402
+from workers.pipeline.media import ffmpeg_binary  # noqa: E402
+from workers.pipeline.steps.clip_generation import _follow, _video_filter, cut  # noqa: E402
+
+
+class _Ctx:
+    services: dict = {}
+
+    def raise_if_cancelled(self):
+        pass
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="clipqueue-reframe-"))
+    src = talk_video(work / "talk.mp4", 120)
+    ffmpeg = ffmpeg_binary()
+    start, length = 40.0, args.seconds
+    clip = {"start": start, "duration": length,
+            "words": [{"word": f"word{i}", "start": start + i * 0.4, "end": start + i * 0.4 + 0.35}
+                      for i in range(int(length / 0.4))]}
+    source = {"width": 640, "height": 360}
+    plain, vertical = [], []
+    for round_ in range(args.rounds):
+        for kind in (("plain", "vertical") if round_ % 2 == 0 else ("vertical", "plain")):
+            out = work / f"{kind}-{round_}.mp4"
+            began = time.perf_counter()
+            if kind == "plain":
+                cut(ffmpeg, src, start, length, out, True)
+                plain.append(time.perf_counter() - began)
+            else:
+                frame = frame_for("9:16", 640, 360)
+                moves = _follow(ffmpeg, src, clip, frame, source, _Ctx(), work)
+                cut(ffmpeg, src, start, length, out, True, video_filter=_video_filter(clip, frame, "burned", work, moves))
+                vertical.append(time.perf_counter() - began)
+    began = time.perf_counter()
+    tracking.sample(ffmpeg, src, 0.0, 60.0, 640, 360, tracking.haar_faces())
+    detect = time.perf_counter() - began
+    p, v = statistics.median(plain), statistics.median(vertical)
+    print(f"{length:.0f} s clip, 640x360 source, median of {args.rounds}:")
+    print(f"  plain re-encode (original, caption files)       {p:6.2f} s")
+    print(f"  9:16, following the face, captions burned in     {v:6.2f} s   ratio {v / p:.2f}x "
+          f"(target <= 2.5x: {'met' if v / p <= 2.5 else 'NOT met'})")
+    print(f"  face detection (2 fps sampling): {detect:.2f} s per minute of video")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
