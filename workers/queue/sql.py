@@ -1,4 +1,5 @@
-"""Loads workers/queries.sql: one named statement per ``-- name: <name>`` block."""
+"""Loads named-statement files (one statement per ``-- name: <name>`` block): the engine's
+``queries.sql`` and the product's own (webhooks, uploads) alike."""
 from __future__ import annotations
 
 import functools
@@ -21,8 +22,13 @@ def parse(text: str) -> dict[str, str]:
 
 
 @functools.cache
+def load(path: Path) -> dict[str, str]:
+    """The named statements of ``path``, read and parsed once per process."""
+    return parse(Path(path).read_text())
+
+
 def all_queries() -> dict[str, str]:
-    return parse(QUERIES_FILE.read_text())
+    return load(QUERIES_FILE)
 
 
 def sql(name: str) -> str:

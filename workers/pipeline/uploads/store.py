@@ -1,21 +1,19 @@
 """The uploads' statements (``queries.sql``), one function each."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import psycopg
 from psycopg.types.json import Jsonb
 
-from workers.queue.sql import parse
+from workers.queue.sql import load
 
 QUERIES = Path(__file__).with_name("queries.sql")
 WRITER_LEASE_S = 600.0  # a PATCH streaming longer than this loses the writer lease
 
 
-@functools.cache
 def _sql(name: str) -> str:
-    return parse(QUERIES.read_text())[name]
+    return load(QUERIES)[name]
 
 
 def create(conn, *, id: str, length: int, filename: str | None, options: dict, callback_url: str | None,

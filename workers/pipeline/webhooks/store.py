@@ -1,20 +1,18 @@
 """The webhook outbox's statements (``queries.sql``), one function each."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
 import psycopg
 
 from workers.queue.retry import finite_delay
-from workers.queue.sql import parse
+from workers.queue.sql import load
 
 QUERIES = Path(__file__).with_name("queries.sql")
 
 
-@functools.cache
 def _sql(name: str) -> str:
-    return parse(QUERIES.read_text())[name]
+    return load(QUERIES)[name]
 
 
 def subscribe(conn: psycopg.Connection, token: str, callback_url: str) -> bool:
