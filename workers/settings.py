@@ -51,21 +51,32 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
+def webhook_key(secret: str) -> bytes:
+    """The key bytes of a ``whsec_<base64>`` webhook secret (at least 24 of them);
+    ValueError when it is not one. Config validation and signing both use it."""
+    import base64
+
+    if not secret.startswith("whsec_"):
+        raise ValueError("a webhook secret looks like whsec_<base64>")
+    try:
+        key = base64.b64decode(secret[len("whsec_"):] + "==")
+    except ValueError:
+        raise ValueError("the webhook secret after whsec_ is not base64") from None
+    if len(key) < 24:
+        raise ValueError("the webhook secret must hold at least 24 random bytes")
+    return key
+
+
 def _webhook_secret(env: Mapping[str, str]) -> str | None:
     raw = (env.get("CLIPQUEUE_WEBHOOK_SECRET") or "").strip()
     if not raw:
         return None
-    import base64
-
-    body = raw[len("whsec_"):] if raw.startswith("whsec_") else None
     try:
-        key = base64.b64decode((body or "") + "==") if body is not None else b""
+        webhook_key(raw)
     except ValueError:
-        key = b""
-    if len(key) < 24:
         raise SettingsError("CLIPQUEUE_WEBHOOK_SECRET must be whsec_ followed by the base64 of at least 24 random "
                             "bytes (python -c \"import base64,os;print('whsec_'+base64.b64encode(os.urandom(32))"
-                            ".decode())\")")
+                            ".decode())\")") from None
     return raw
 
 
