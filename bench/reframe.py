@@ -29,7 +29,9 @@ from workers.pipeline.steps.clip_generation import _follow, _video_filter, cut  
 
 
 class _Ctx:
+    """What ``_follow`` asks of a step's context: nothing to inject, nothing to stop."""
     services: dict = {}
+    on_abort = None
 
     def raise_if_cancelled(self):
         pass

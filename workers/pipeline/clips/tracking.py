@@ -50,14 +50,21 @@ def haar_faces() -> Detector:
 
 
 def sample(ffmpeg: str, src, start: float, duration: float, width: int, height: int,
-           detector: Detector, fps: float = SAMPLE_FPS) -> list[Sample]:
-    """Decode the clip's frames at ``fps`` (grey, ``DETECT_WIDTH`` wide) and detect."""
+           detector: Detector, fps: float = SAMPLE_FPS, on_abort=None) -> list[Sample]:
+    """Decode the clip's frames at ``fps`` (grey, ``DETECT_WIDTH`` wide) and detect. The
+    decode runs like every ffmpeg of a step (``media.run_tool``): it dies with the worker,
+    and ``on_abort`` (a step's ``ctx.on_abort``) kills it when the step must stop."""
     import numpy as np
 
+    from workers.pipeline.media import run_tool
+
     h = max(2, int(round(height * DETECT_WIDTH / width / 2)) * 2)
-    raw = subprocess.run([ffmpeg, "-hide_banner", "-loglevel", "error", "-ss", f"{start:.3f}", "-i", str(src),
-                          "-t", f"{duration:.3f}", "-vf", f"fps={fps},scale={DETECT_WIDTH}:{h}", "-f", "rawvideo",
-                          "-pix_fmt", "gray", "-"], capture_output=True, check=True, timeout=600).stdout
+    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-ss", f"{start:.3f}", "-i", str(src), "-t",
+            f"{duration:.3f}", "-vf", f"fps={fps},scale={DETECT_WIDTH}:{h}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    decoded = run_tool(args, timeout=600, on_abort=on_abort, text=False)
+    if decoded.returncode != 0:
+        raise subprocess.CalledProcessError(decoded.returncode, args, decoded.stdout, decoded.stderr)
+    raw = decoded.stdout
     size = DETECT_WIDTH * h
     frames = [np.frombuffer(raw[i:i + size], dtype=np.uint8).reshape(h, DETECT_WIDTH)
               for i in range(0, len(raw) - size + 1, size)]

@@ -99,7 +99,7 @@ def _follow(ffmpeg: str, src: Path, clip: dict, frame, source: dict, ctx, tmp: P
         return None
     detector = ctx.services.get("subject_detector") or tracking.haar_faces()
     samples = tracking.sample(ffmpeg, src, clip["start"], clip["duration"], source["width"], source["height"],
-                              detector)
+                              detector, on_abort=ctx.on_abort)
     ctx.raise_if_cancelled()
     points = tracking.path(samples, frame.crop_w / source["width"])
     if not points:
