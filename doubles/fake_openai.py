@@ -20,17 +20,22 @@ from doubles.quiet_server import QuietServer
 
 
 def default_reply(body: dict):
-    """A plausible model: a lecture, in English; clips = the first segments of the prompt."""
+    """A plausible model: a lecture, in English; clips = the first sentences of the prompt, by
+    id and by their quoted first and last words."""
     name = body["response_format"]["json_schema"]["name"]
     if name == "content_type":
         return {"content_type": "lecture", "confidence": 0.8, "language": "en"}
     prompt = body["messages"][-1]["content"]
-    ids = [int(m) for m in re.findall(r"^\[(\d+)\]", prompt, re.MULTILINE)]
+    lines = {int(m.group(1)): m.group(2).split() for m in re.finditer(r"^\[(\d+)\](?: \([\d.]+ s\))? (.*)$",
+                                                                      prompt, re.MULTILINE)}
+    ids = list(lines)
     clips = []
     for n in range(0, min(len(ids), 12), 4):
         chunk = ids[n:n + 4]
-        clips.append({"start_segment": chunk[0], "end_segment": chunk[-1], "title": f"Moment {n // 4 + 1}",
-                      "hook": "Listen to this", "reason": "it matters", "score": 0.9 - n / 100})
+        clips.append({"start_segment": chunk[0], "end_segment": chunk[-1],
+                      "first_words": " ".join(lines[chunk[0]][:6]), "last_words": " ".join(lines[chunk[-1]][-6:]),
+                      "title": f"Moment {n // 4 + 1}", "hook": "Listen to this", "reason": "it matters",
+                      "score": 0.9 - n / 100})
     return {"clips": clips}
 
 

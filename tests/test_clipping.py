@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from workers.pipeline.clips.choosing import Band, resolve, windows
-from workers.pipeline.llm.local import LocalLLM, textrank, tokens
+from workers.pipeline.llm.local import LocalLLM
+from workers.pipeline.llm.text import textrank, tokens
 
 
 def talk(n=40, seg_s=5.0, gap=0.6):
@@ -145,7 +146,7 @@ def test_the_local_picks_leave_out_boilerplate_and_keep_whole_sentences():
 
 
 def test_a_numbered_sentence_makes_a_title_without_its_number():
-    from workers.pipeline.llm.local import _title
+    from workers.pipeline.llm.text import title as _title
 
     assert _title("1. Communism is already acknowledged by all European powers to be itself a power.") == \
         "Communism is already acknowledged by all European powers\u2026"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -103,3 +104,40 @@ def test_an_outage_longer_than_in_call_retries_reschedules_the_job_without_redoi
     outputs = queue.checkpoints_for_video(db, job["video_id"])
     assert outputs["content_type"]["output"]["backend"] == "openai"
     assert outputs["clip_lookup"]["output"]["usage"]["prompt_tokens"] == 1000
+
+
+def test_quoted_first_and_last_words_place_the_clip_even_when_the_ids_are_off(fake, llm):
+    from workers.pipeline.clips.choosing import Band, resolve
+    from workers.pipeline.clips.sentences import split
+
+    manifesto = json.loads((Path(__file__).parent / "data" / "content_types.json").read_text())["manifesto.mp4"]
+    units = split(manifesto["segments"])
+    texts = [u["text"] for u in units]
+    start = texts.index("A specter is haunting Europe.")
+    end = next(n for n, t in enumerate(texts) if t.startswith("Pope and Tsar"))
+    # The model is one sentence off on both ids (a common slip) but copies the words right,
+    # with its own capitals and punctuation.
+    fake.script = [("json", {"clips": [{
+        "start_segment": units[start + 1]["id"], "end_segment": units[end - 1]["id"],
+        "first_words": "a specter is haunting europe", "last_words": "French radicals and German police spies",
+        "title": "A specter haunts Europe", "hook": "A specter is haunting Europe.",
+        "reason": "the famous opening", "score": 0.9}]})]
+    reply = llm.find_clips(units, content_type="audiobook", min_s=5, max_s=30, count=1)
+    request = fake.requests[-1]["body"]
+    schema = request["response_format"]["json_schema"]["schema"]["properties"]["clips"]["items"]
+    assert {"first_words", "last_words"} <= set(schema["required"])
+    assert "exactly as they appear" in request["messages"][0]["content"]
+    [clip] = resolve(reply["result"]["clips"], units, Band(5, 30), 88.0, 1)
+    assert clip["text"].startswith("A specter is haunting Europe.") and clip["text"].endswith("German police spies.")
+    assert clip["anchors"] == {"start": "quote", "end": "quote"}
+    assert clip["start"] <= units[start]["words"][0]["start"] and clip["title"] == "A specter haunts Europe"
+
+
+def test_a_reply_without_quotes_falls_back_to_the_cited_ids(fake, llm):
+    from workers.pipeline.clips.choosing import Band, resolve
+
+    fake.script = [("json", {"clips": [{"start_segment": 2, "end_segment": 5, "title": "t", "hook": "h",
+                                        "reason": "r", "score": 0.5}]})]
+    reply = llm.find_clips(SEGMENTS, content_type="lecture", min_s=15, max_s=30, count=1)
+    [clip] = resolve(reply["result"]["clips"], SEGMENTS, Band(15, 30), 100.0, 1)
+    assert clip["start_segment"] == 2 and clip["end_segment"] == 5 and clip["anchors"] == {"start": "id", "end": "id"}

@@ -1,5 +1,11 @@
 """From a model's citations to clips on word edges. No model does timestamp arithmetic:
-it cites segment ids, and this module turns those into times.
+it cites units (sentences, from ``sentences.split``) by id, and may quote the clip's first
+and last words; this module turns those into times.
+
+* a quote, when given and found (``quotes.locate``, near the cited unit), decides the first
+  or last unit: models copy words better than they keep ids;
+* boilerplate units (disclaimers, subscribe reads) are trimmed off a clip's edges and never
+  grown into; a clip that is nothing but boilerplate is dropped;
 
 * start/end snap to the first/last word's edges, padded a little into the silence around
   them (never into a neighbouring word);
@@ -13,6 +19,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workers.pipeline.clips.quotes import locate
+from workers.pipeline.clips.sentences import is_boilerplate
+
 PAD = 0.25  # seconds of silence kept before the first and after the last word, at most
 
 
@@ -24,15 +33,29 @@ class Band:
 
 def resolve(citations: list[dict], segments: list[dict], band: Band, duration: float, count: int) -> list[dict]:
     by_id = {s["id"]: n for n, s in enumerate(segments)}
+    junk = [is_boilerplate(s["text"]) for s in segments]
     clips = []
     for cite in citations:
         first, last = by_id.get(cite.get("start_segment")), by_id.get(cite.get("end_segment"))
+        quoted_first = locate(cite.get("first_words"), segments, first, "first")
+        quoted_last = locate(cite.get("last_words"), segments, last if last is not None else quoted_first, "last")
+        anchors = {"start": "quote" if quoted_first is not None else "id",
+                   "end": "quote" if quoted_last is not None else "id"}
+        first = quoted_first if quoted_first is not None else first
+        last = quoted_last if quoted_last is not None else last
         if first is None or last is None:
             continue
         if last < first:
             first, last = last, first
-        first, last = _fit_band(segments, first, last, band)
+        while first < last and junk[first]:
+            first += 1
+        while last > first and junk[last]:
+            last -= 1
+        if junk[first]:
+            continue  # nothing but boilerplate
+        first, last = _fit_band(segments, first, last, band, junk)
         clip = _snap(segments, first, last, duration, band.max_s)
+        clip["anchors"] = anchors
         note = _band_note(clip, band, duration)
         if note:
             clip["band_note"] = note
@@ -58,12 +81,13 @@ def _length(segments, first, last) -> float:
     return segments[last]["end"] - segments[first]["start"]
 
 
-def _fit_band(segments, first, last, band: Band) -> tuple[int, int]:
+def _fit_band(segments, first, last, band: Band, junk: list[bool]) -> tuple[int, int]:
     while _length(segments, first, last) > band.max_s and last > first:
         last -= 1
     while _length(segments, first, last) < band.min_s:
-        grow_end = last + 1 < len(segments) and _length(segments, first, last + 1) <= band.max_s
-        grow_start = first > 0 and _length(segments, first - 1, last) <= band.max_s
+        grow_end = (last + 1 < len(segments) and not junk[last + 1]
+                    and _length(segments, first, last + 1) <= band.max_s)
+        grow_start = first > 0 and not junk[first - 1] and _length(segments, first - 1, last) <= band.max_s
         if grow_end:
             last += 1
         elif grow_start:

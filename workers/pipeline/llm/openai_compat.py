@@ -2,7 +2,9 @@
 
 * Structured Outputs: both calls send a strict JSON schema, and the reply is parsed and
   checked again here (a compatible server may ignore the schema).
-* The model cites transcript segments by id; it never does timestamp arithmetic.
+* The model cites transcript sentences by id and quotes each clip's first and last words
+  verbatim; ``clips.quotes`` maps the quotes back to word times (models copy words well and
+  keep ids and timestamps badly). It never does timestamp arithmetic.
 * Quick in-call retries with tenacity: 429 (waiting at least its Retry-After), 5xx,
   timeouts, connection errors and unparseable output, within a small time budget.
   A longer outage raises ``TransientError`` (a job-level retry with backoff: the worker moves
@@ -46,12 +48,15 @@ CLIPS_SCHEMA = {
                 "properties": {
                     "start_segment": {"type": "integer"},
                     "end_segment": {"type": "integer"},
+                    "first_words": {"type": "string", "description": "the clip's first 5-8 words, verbatim"},
+                    "last_words": {"type": "string", "description": "the clip's last 5-8 words, verbatim"},
                     "title": {"type": "string"},
                     "hook": {"type": "string"},
                     "reason": {"type": "string"},
                     "score": {"type": "number"},
                 },
-                "required": ["start_segment", "end_segment", "title", "hook", "reason", "score"],
+                "required": ["start_segment", "end_segment", "first_words", "last_words", "title", "hook",
+                             "reason", "score"],
                 "additionalProperties": False,
             },
         }
@@ -107,13 +112,17 @@ class OpenAILLM:
         messages = [
             {"role": "system", "content": (
                 f"You are a video editor. From the transcript of a {content_type}, pick the most insightful, "
-                f"self-contained moments for short clips. A clip is a run of consecutive transcript segments: "
-                f"cite its first and last segment ids (start_segment, end_segment). Do not compute timestamps. "
-                f"Each clip should last {min_s:.0f} to {max_s:.0f} seconds in total (each segment's length is "
-                f"given). Prefer moments that open with a hook and make sense on their own. Give each a short "
-                f"title, its hook, why it matters, and a score from 0 to 1. Answer only with JSON that matches "
-                f"the schema.")},
-            {"role": "user", "content": f"Transcript segments:\n{lines}\n\nPick up to {count} clips."},
+                f"self-contained moments for short clips that people would post. A clip is a run of consecutive "
+                f"transcript sentences: cite its first and last sentence ids (start_segment, end_segment), and "
+                f"copy its first 5-8 words (first_words) and last 5-8 words (last_words) exactly as they appear "
+                f"in the transcript. Do not compute timestamps. Each clip should last {min_s:.0f} to "
+                f"{max_s:.0f} seconds in total (each sentence's length is given). A clip starts where a thought "
+                f"starts and ends where it ends; never pick disclaimers, sponsor reads, 'like and subscribe' or "
+                f"greetings. Prefer moments that open with a hook and make sense on their own. For each, give a "
+                f"title that reads like a headline (at most 8 words), the hook (the line that makes a viewer "
+                f"stay), the reason it is worth posting (one sentence), and a score from 0 to 1. Answer only "
+                f"with JSON that matches the schema.")},
+            {"role": "user", "content": f"Transcript sentences:\n{lines}\n\nPick up to {count} clips."},
         ]
         return self._ask(messages, "clips", CLIPS_SCHEMA, lambda reply: _check_clips(reply, ids))
 
@@ -203,6 +212,8 @@ def _check_clips(reply, ids: set[int]) -> dict:
         start, end = item.get("start_segment"), item.get("end_segment")
         if isinstance(start, int) and isinstance(end, int) and start in ids and end in ids:
             clips.append({"start_segment": start, "end_segment": end,
+                          "first_words": str(item.get("first_words") or "")[:300],
+                          "last_words": str(item.get("last_words") or "")[:300],
                           "title": str(item.get("title") or "")[:200], "hook": str(item.get("hook") or "")[:500],
                           "reason": str(item.get("reason") or "")[:500],
                           "score": float(item.get("score") or 0) if isinstance(item.get("score"), (int, float)) else 0.0})

@@ -3,4 +3,4 @@ backends answer with one of these; anything else is read as "other"."""
 from __future__ import annotations
 
 CONTENT_TYPES = ("podcast", "interview", "lecture", "tutorial", "news", "commentary", "vlog", "gaming",
-                 "sports", "music", "other")
+                 "sports", "music", "audiobook", "speech", "film", "other")

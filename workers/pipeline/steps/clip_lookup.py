@@ -1,7 +1,9 @@
 """clip_lookup: the most insightful moments, as clips on word edges.
 
-The model cites transcript segments; ``workers.clipping`` maps citations to word times,
-snaps and pads them, enforces the duration band (default 15-60 s; per request with the
+The transcript is re-cut into sentences (``clips.sentences``), so every clip starts at a
+sentence start and ends at a sentence end. The model cites sentences by id (and, the
+OpenAI backend, quotes each clip's first and last words); ``clips.choosing`` maps citations
+to word times, snaps and pads them, enforces the duration band (default 15-60 s; per request with the
 ``clip_min_seconds`` / ``clip_max_seconds`` options), drops overlaps, ranks and caps the
 count (``max_clips``). Long transcripts are windowed (about 10 minutes each): every window
 is asked for its best moments, so a 3-hour video fits and picks spread over the video.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import json
 
 from workers.pipeline.clips.choosing import Band, resolve, windows
+from workers.pipeline.clips.sentences import split
 from workers.queue.errors import PermanentError
 
 STEP = "clip_lookup"
@@ -27,7 +30,7 @@ def band_and_count(options, settings) -> tuple[Band, int]:
 def run(video, ctx) -> dict:
     storage, llm = ctx.services["storage"], ctx.services["llm"]
     transcript = json.loads(storage.get_bytes(ctx.output_of("transcript")["key"]))
-    segments, duration = transcript["segments"], transcript["duration"]
+    segments, duration = split(transcript["segments"]), transcript["duration"]
     kind = ctx.output_of("content_type")["content_type"]
     band, count = band_and_count(video.options, ctx.settings)
     parts = windows(segments, WINDOW_S)
@@ -45,4 +48,5 @@ def run(video, ctx) -> dict:
     if not clips:
         raise PermanentError("no_clips", "no moment of the video fits the requested clip length")
     return {"clips": clips, "content_type": kind, "band": [band.min_s, band.max_s], "windows": len(parts),
+            "units": "sentences", "sentences": len(segments),
             "backend": llm.name, "model": llm.model, "raw": raw, "usage": usage}

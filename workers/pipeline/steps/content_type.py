@@ -1,13 +1,14 @@
 """content_type: what kind of video this is (podcast, lecture, tutorial, ...), with a
 confidence and the language. It conditions the clip lookup prompt.
 
-The model sees a sample of the transcript spread over the whole video (beginning, middle
-and end), not just its first minutes. The raw model reply and the tokens used are kept.
+The model sees a sample of the transcript's sentences spread over the whole video
+(beginning, middle and end), not just its first minutes. The raw model reply and the tokens used are kept.
 """
 from __future__ import annotations
 
 import json
 
+from workers.pipeline.clips.sentences import split
 from workers.pipeline.llm.taxonomy import CONTENT_TYPES
 
 STEP = "content_type"
@@ -17,7 +18,7 @@ SAMPLE_SEGMENTS = 60
 def run(video, ctx) -> dict:
     storage, llm = ctx.services["storage"], ctx.services["llm"]
     transcript = json.loads(storage.get_bytes(ctx.output_of("transcript")["key"]))
-    segments = transcript["segments"]
+    segments = split(transcript["segments"])
     step = max(1, len(segments) // SAMPLE_SEGMENTS)
     sample = segments[::step][:SAMPLE_SEGMENTS]
     answer = llm.content_type(sample, language=transcript.get("language"))

@@ -1,0 +1,94 @@
+"""Whisper's segments re-cut into sentences: the units clips are chosen from.
+
+Whisper cuts its segments where its 30-second decoding windows and its own timing say, not
+where sentences end ("... decried as communist by its opponents" | "in power?"). Clips are
+chosen from sentence units instead, so that any run of units starts at a sentence start and
+ends at a sentence end, for both LLM backends.
+
+* A unit ends at a word that ends a sentence (``.``, ``!``, ``?``, optionally followed by a
+  closing quote or bracket), or before a pause of ``PAUSE_S`` or more (unpunctuated speech
+  still has breaths), or, for a run-on sentence, at the last clause edge (``,;:``) before it
+  grows past ``MAX_UNIT_S``.
+* A unit keeps its words exactly as Whisper timed them; ``id`` numbers the units from 0,
+  ``segment`` names the Whisper segment its first word came from, and ``closed_by`` says
+  what ended it: ``sentence``, ``pause``, ``clause`` (a run-on cut) or ``end`` (the
+  transcript's last words). Only ``clause`` is not a place a clip may start after or end at.
+* ``is_boilerplate`` says whether a sentence is housekeeping that is never a clip:
+  recording disclaimers, web addresses read aloud, subscribe / like / sponsor reads,
+  "thanks for watching".
+"""
+from __future__ import annotations
+
+import re
+
+PAUSE_S = 1.5
+MAX_UNIT_S = 30.0
+_END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*$")
+_ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
+_CLAUSE = re.compile(r"[,;:\u2014]$")
+_ABBREVIATION = re.compile(r"^(mr|mrs|ms|dr|st|vs|e\.g|i\.e|jr|sr|prof)\.$", re.IGNORECASE)
+BOILERPLATE = re.compile(
+    r"\b(public domain|librivox|audiobooks?|this (audio)?book is|recording is in|text version of|"
+    r"www\.|\w+\.(org|com|net)\b|subscribe|hit the bell|smash (that|the) like|"
+    r"like and subscribe|sponsored by|this video is sponsored|patreon|link in the description|"
+    r"thanks for watching|welcome back to (my|the) channel)\b", re.IGNORECASE)
+
+
+def ends_sentence(word: str) -> bool:
+    """Whether ``word`` closes a sentence ("power?", "www.example.org.", not "Mr.")."""
+    word = word.strip()
+    return bool(_END.search(word)) and not _ABBREVIATION.match(word)
+
+
+def is_boilerplate(text: str) -> bool:
+    return bool(BOILERPLATE.search(text))
+
+
+def split(segments: list[dict], pause_s: float = PAUSE_S, max_unit_s: float = MAX_UNIT_S) -> list[dict]:
+    """Sentence units of ``segments`` (Whisper's, with words), in order."""
+    units: list[dict] = []
+    current: list[dict] = []
+    origin = None
+
+    def close(upto: int, why: str) -> None:
+        nonlocal current, origin
+        words, current = current[:upto], current[upto:]
+        if words:
+            units.append(_unit(len(units), words, origin, why))
+        origin = seg_id if current else None
+
+    for seg_id, segment in ((s.get("id", n), s) for n, s in enumerate(segments)):
+        for word in segment.get("words") or []:
+            if current and word["start"] - current[-1]["end"] >= pause_s:
+                close(len(current), "pause")
+            if origin is None:
+                origin = seg_id
+            current.append(word)
+            if ends_sentence(word["word"]) and not (len(current) == 1 and _ENUMERATOR.match(word["word"])):
+                close(len(current), "sentence")  # ("1." opening a list item is not a sentence of its own)
+            elif current[-1]["end"] - current[0]["start"] > max_unit_s:
+                edges = [n + 1 for n, w in enumerate(current[:-1]) if _CLAUSE.search(w["word"])]
+                close(edges[-1] if edges else len(current) - 1, "clause")
+    if current:
+        units.append(_unit(len(units), current, origin, "end"))
+    return units
+
+
+def _unit(number: int, words: list[dict], segment, closed_by: str) -> dict:
+    text = "".join((" " if w.get("space", True) else "") + w["word"] for w in words).strip()
+    return {"id": number, "start": words[0]["start"], "end": words[-1]["end"], "text": text,
+            "words": words, "segment": segment, "closed_by": closed_by}
+
+
+def closes(unit: dict) -> bool:
+    """Whether a clip may end with ``unit`` (and the next one start after it): a sentence
+    end, a pause, or the end of the talk; not a run-on sentence cut at a comma."""
+    if "closed_by" in unit:
+        return unit["closed_by"] != "clause"
+    return bool(unit.get("words")) and ends_sentence(unit["words"][-1]["word"])
+
+
+def starts_sentence(units: list[dict], index: int) -> bool:
+    """Whether the unit at ``index`` begins a sentence: it is the first, or the one before
+    it ``closes``."""
+    return index == 0 or closes(units[index - 1])

@@ -1,0 +1,80 @@
+"""Shared text helpers of the offline backend: content words, TF-IDF TextRank, titles."""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below
+between both but by can could did do does doing down during each few for from further had has have
+having he her here hers herself him himself his how i if in into is it its itself just let me more
+most my myself no nor not now of off on once only or other our ours ourselves out over own same she
+should so some such than that the their theirs them themselves then there these they this those
+through to too under until up very was we were what when where which while who whom why will with
+would you your yours yourself yourselves also one two get got going gonna like really thing things
+know think say said well yeah okay oh um uh right just way lot much many even still us
+""".split())
+WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]+")
+
+
+def tokens(text: str) -> list[str]:
+    return [w for w in (m.group(0).lower().strip("'-") for m in WORD.finditer(text))
+            if len(w) > 2 and w not in STOPWORDS]
+
+
+def pagerank(sim, damping: float = 0.85, iterations: int = 40) -> list[float]:
+    """PageRank centrality of each node of a weighted, undirected similarity graph (an
+    ``n x n`` matrix, zero diagonal), normalized so the mean is 1."""
+    import numpy as np
+
+    matrix = np.asarray(sim, dtype=np.float64)
+    n = len(matrix)
+    if n == 1:
+        return [1.0]
+    out = matrix.sum(axis=1)
+    step = matrix / np.where(out > 0, out, 1.0)[:, None]
+    rank = np.full(n, 1.0 / n)
+    for _ in range(iterations):
+        rank = (1 - damping) / n + damping * (rank @ step)
+    return [float(r) for r in rank / rank.mean()]
+
+
+def textrank(sentences: list[list[str]]) -> list[float]:
+    """PageRank centrality of each sentence in its TF-IDF cosine-similarity graph (mean 1)."""
+    n = len(sentences)
+    if n == 1:
+        return [1.0]
+    weights = idf(sentences)
+    vectors = []
+    for words in sentences:
+        vec = {w: c * weights[w] for w, c in Counter(words).items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        vectors.append({w: v / norm for w, v in vec.items()})
+    sim = [[0.0] * n for _ in range(n)]
+    for a in range(n):
+        for b in range(a + 1, n):
+            small, large = (vectors[a], vectors[b]) if len(vectors[a]) < len(vectors[b]) else (vectors[b], vectors[a])
+            sim[a][b] = sim[b][a] = sum(v * large.get(w, 0.0) for w, v in small.items())
+    return pagerank(sim)
+
+
+def idf(sentences: list[list[str]]) -> dict[str, float]:
+    df = Counter(w for words in sentences for w in set(words))
+    n = len(sentences)
+    return {w: math.log((1 + n) / (1 + d)) + 1 for w, d in df.items()}
+
+
+def title(text: str, most: int = 8) -> str:
+    """A title from a sentence: its first clause, at most ``most`` words, without the
+    closing punctuation (and without a list number: "1. Communism is ...")."""
+    text = re.sub(r"^\s*\d+[.)]\s*", "", text)
+    text = re.sub(r"^(and|but|so|or|then|well|now|because|yes|no|oh)\b[,]?\s+", "", text.strip(), flags=re.IGNORECASE)
+    clause = re.split(r"[,;:\u2014]\s", text, maxsplit=1)[0]
+    words = clause.strip(" .!?\"\u201c\u201d").split()
+    if len(words) < 3:
+        words = text.strip(" .!?\"\u201c\u201d").split()
+    if not words:
+        return ""
+    out = " ".join(words[:most]) + ("\u2026" if len(words) > most else "")
+    return out[0].upper() + out[1:]
