@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from workers.pipeline.clips.sentences import closes, is_boilerplate
@@ -84,7 +85,7 @@ def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, co
         words = Counter(w for u in units[i:j + 1] for w in tokens(u["text"]))
         keywords = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
         central = max(range(i, j + 1), key=lambda k: (importance[k], -k))
-        first = units[i]["text"].strip()
+        first = re.sub(r"^\s*\(?\d{1,2}[.)]\s+", "", units[i]["text"].strip())  # not "2. It is high time"
         clips.append({
             "start_segment": units[i]["id"], "end_segment": units[j]["id"],
             "title": title(units[central]["text"]) or " · ".join(k.capitalize() for k in keywords) or "Highlight",
