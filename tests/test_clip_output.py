@@ -20,10 +20,10 @@ from .test_api import assert_error, client, app  # noqa: F401 - fixtures
 WORDS = "This audiobook is in the public domain you can find the text".split()
 
 
-def staged(step_ctx, media, **options):
+def staged(step_ctx, media, settings=None, **options):
     """(video, ctx) for clip_generation on manifesto.mp4 (320x180), one 5 s clip of spoken words."""
     source = media / "manifesto.mp4"
-    video, ctx = step_ctx("clip_generation", options=options, checkpoints={
+    video, ctx = step_ctx("clip_generation", options=options, **(settings or {}), checkpoints={
         "download": {"output": {"key": video_key(1, "download", "source"), "video_codec": "h264",
                                 "width": 320, "height": 180, "duration": 88.0}},
         "clip_lookup": {"output": {"clips": [{
@@ -34,8 +34,8 @@ def staged(step_ctx, media, **options):
     return video, ctx
 
 
-def render(step_ctx, media, **options):
-    video, ctx = staged(step_ctx, media, **options)
+def render(step_ctx, media, settings=None, **options):
+    video, ctx = staged(step_ctx, media, settings, **options)
     out = clip_generation.run(video, ctx)
     [clip] = out["clips"]
     return clip["files"], ctx.services["storage"]
@@ -167,6 +167,28 @@ def test_a_scene_change_moves_the_window_at_once_and_no_subject_keeps_it_centred
     points = path(shot, 0.3)
     assert points[5][1] == pytest.approx(0.05) and points[6][1] == pytest.approx(0.7)  # the cut: one step
     assert all(left == 0.35 for _, left in path([Sample(t, None, False) for t in range(5)], 0.3))
+
+
+def test_without_a_face_the_whole_frame_sits_over_a_blurred_fill_or_is_centre_cropped(step_ctx, media, tmp_path):
+    # The Manifesto is a title card: no face to follow. Its frame at 3 s, fitted to 404 px wide.
+    fitted = subprocess.run([ffmpeg_binary(None), "-loglevel", "error", "-ss", "3", "-i", str(media / "manifesto.mp4"),
+                             "-frames:v", "1", "-vf", "scale=404:228", "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                            capture_output=True, check=True).stdout
+    source = np.frombuffer(fitted, dtype=np.uint8).reshape(228, 404).astype(np.int16)
+    pictures = {}
+    for layout in ("blur", "centre"):
+        files, storage = render(step_ctx, media, {"no_subject_frame": layout}, aspect="9:16", captions="none")
+        pictures[layout] = frame_at(storage.local_path(files["media"]), 2.0, 404, 720)  # 1 s + 2 s = 3 s
+        storage.delete(files["media"])
+    blur, centre = pictures["blur"], pictures["centre"]
+    middle = slice((720 - 228) // 2, (720 - 228) // 2 + 228)
+    assert np.abs(blur[middle] - source).mean() < 10  # the whole card, edge to edge, in the middle
+    assert np.abs(centre[middle] - source).mean() > 2 * np.abs(blur[middle] - source).mean()  # a crop is not
+
+    def sharpness(picture):
+        return float(np.abs(np.diff(picture, axis=1)).mean())
+    assert sharpness(blur[:200]) < sharpness(blur[middle]) / 2  # above it: soft, a blurred fill
+    assert blur[:200].mean() > 25 and blur[:200].std() > 2  # and not black bars (the card's sides are black)
 
 
 def test_without_a_face_the_haar_detector_finds_none():

@@ -141,3 +141,18 @@ def test_a_reply_without_quotes_falls_back_to_the_cited_ids(fake, llm):
     reply = llm.find_clips(SEGMENTS, content_type="lecture", min_s=15, max_s=30, count=1)
     [clip] = resolve(reply["result"]["clips"], SEGMENTS, Band(15, 30), 100.0, 1)
     assert clip["start_segment"] == 2 and clip["end_segment"] == 5 and clip["anchors"] == {"start": "id", "end": "id"}
+
+
+def test_an_open_model_behind_openai_base_url_is_configured_by_the_environment_alone(fake):
+    from workers.pipeline.services import build_llm
+    from workers.settings import Settings
+
+    settings = Settings.from_env({"OPENAI_BASE_URL": fake.base_url, "OPENAI_API_KEY": "unused",
+                                  "CLIPQUEUE_LLM_MODEL": "Qwen/Qwen2.5-7B-Instruct",
+                                  "CLIPQUEUE_LLM_PRICE_INPUT": "0", "CLIPQUEUE_LLM_PRICE_OUTPUT": "0"})
+    llm = build_llm(settings)
+    assert llm.name == "openai" and "model(s)" in llm.ping()
+    answer = llm.find_clips(SEGMENTS, content_type="lecture", min_s=15, max_s=30, count=2)
+    assert fake.requests[-1]["body"]["model"] == "Qwen/Qwen2.5-7B-Instruct"
+    assert answer["usage"]["cost_usd"] == 0 and answer["usage"]["prompt_tokens"] > 0
+    assert all(c["first_words"] and c["last_words"] for c in answer["result"]["clips"])

@@ -119,6 +119,7 @@ class Settings:
     clip_max_s: float = 60.0
     max_clips: int = 5
     render_parallel: int = 2
+    no_subject_frame: str = "blur"  # a tall crop with no face to follow: the whole frame over a blur, or "centre"
     ffmpeg: str | None = None
     retention_days: float = 7.0         # finished jobs stay in the hot queue table this long
     event_retention_days: float = 90.0  # queue_events older than this are deleted
@@ -185,6 +186,7 @@ class Settings:
             clip_max_s=_number(env, "CLIPQUEUE_CLIP_MAX_S", cls.clip_max_s, minimum=2),
             max_clips=_number(env, "CLIPQUEUE_MAX_CLIPS", cls.max_clips, kind=int, minimum=1),
             render_parallel=_number(env, "CLIPQUEUE_RENDER_PARALLEL", cls.render_parallel, kind=int, minimum=1),
+            no_subject_frame=_choice(env, "CLIPQUEUE_NO_SUBJECT_FRAME", cls.no_subject_frame, ("blur", "centre")),
             ffmpeg=env.get("CLIPQUEUE_FFMPEG") or None,
             retention_days=_number(env, "CLIPQUEUE_RETENTION_DAYS", cls.retention_days),
             event_retention_days=_number(env, "CLIPQUEUE_EVENT_RETENTION_DAYS", cls.event_retention_days),

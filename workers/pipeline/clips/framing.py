@@ -26,6 +26,16 @@ class Frame:
         """The ffmpeg filter that makes this frame from the source (centre crop, then scale)."""
         return f"crop={self.crop_w}:{self.crop_h}:{self.crop_x}:{self.crop_y},scale={self.out_w}:{self.out_h}"
 
+    def over_blur(self) -> str:
+        """The ffmpeg filter that fits the whole source into this frame over a blurred,
+        zoomed copy of itself filling it (for a crop that has no subject to follow and
+        would otherwise cut away what is on screen)."""
+        w, h = self.out_w, self.out_h
+        return (f"split=2[fill][fit];"
+                f"[fill]scale={w}:{h}:force_original_aspect_ratio=increase,crop={w}:{h},boxblur=20:2[blurred];"
+                f"[fit]scale={w}:{h}:force_original_aspect_ratio=decrease:force_divisible_by=2,setsar=1[whole];"
+                f"[blurred][whole]overlay=(W-w)/2:(H-h)/2")
+
 
 def _even(value: float) -> int:
     return max(2, int(round(value / 2)) * 2)

@@ -14,7 +14,9 @@
 * Aspect: ``original``, or ``9:16`` / ``1:1`` / ``4:5`` cropped and scaled (``clips.framing``);
   a crop that cuts the sides follows the speaker's face (``clips.tracking``: sampled
   detection, a smoothed path, ``sendcmd``), in the same single ffmpeg pass as the cut and the
-  captions.
+  captions. A clip with no face in it at all (slides, a title card, a screen) gets the whole
+  frame fitted over a blurred fill of itself instead (CLIPQUEUE_NO_SUBJECT_FRAME=blur, the
+  default), or a centre crop (``centre``).
 * Deadline: 120 s + CLIPQUEUE_RENDER_TIMEOUT_FACTOR x the clips' total length. Past it, or
   on cancellation or a lost lease, the running ffmpeg is killed and nothing more is published.
 """
@@ -65,8 +67,10 @@ def run(video, ctx) -> dict:
                 if not storage.exists(keys["media"]):
                     out = Path(tmp) / Path(keys["media"]).name
                     moves = _follow(ffmpeg, src_path, clip, frame, source, ctx, Path(tmp))
+                    layout = "blur" if moves is NO_SUBJECT and settings.no_subject_frame == "blur" else "crop"
                     cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx,
-                        video_filter=_video_filter(clip, frame, captions, Path(tmp), moves))
+                        video_filter=_video_filter(clip, frame, captions, Path(tmp),
+                                                   None if moves is NO_SUBJECT else moves, layout))
                     ctx.raise_if_cancelled()  # a stopped attempt publishes nothing more
                     storage.put_file(keys["media"], out)
                     rendered = True
@@ -92,15 +96,21 @@ def run(video, ctx) -> dict:
             "result": {"clips": public}}
 
 
-def _follow(ffmpeg: str, src: Path, clip: dict, frame, source: dict, ctx, tmp: Path) -> Path | None:
+NO_SUBJECT = object()  # what _follow answers when no sampled frame shows a face
+
+
+def _follow(ffmpeg: str, src: Path, clip: dict, frame, source: dict, ctx, tmp: Path) -> Path | object | None:
     """For a crop that cuts the sides: the ``sendcmd`` script that moves it with the speaker
-    (``clips.tracking``); None when the crop cannot move (or there is none)."""
+    (``clips.tracking``); ``NO_SUBJECT`` when no sampled frame shows one; None when the crop
+    cannot move (or there is none)."""
     if frame is None or frame.crop_w >= source["width"] - 1:
         return None
     detector = ctx.services.get("subject_detector") or tracking.haar_faces()
     samples = tracking.sample(ffmpeg, src, clip["start"], clip["duration"], source["width"], source["height"],
                               detector, on_abort=ctx.on_abort)
     ctx.raise_if_cancelled()
+    if samples and all(s.centre is None for s in samples):
+        return NO_SUBJECT
     points = tracking.path(samples, frame.crop_w / source["width"])
     if not points:
         return None
@@ -109,15 +119,19 @@ def _follow(ffmpeg: str, src: Path, clip: dict, frame, source: dict, ctx, tmp: P
     return script
 
 
-def _video_filter(clip: dict, frame, captions: str, tmp: Path, moves: Path | None = None) -> str | None:
+def _video_filter(clip: dict, frame, captions: str, tmp: Path, moves: Path | None = None,
+                  layout: str = "crop") -> str | None:
     """The one ffmpeg filter chain of a clip: crop (moved by ``moves``, a ``sendcmd``
-    script) and scale to the aspect, then burn the captions (ASS, the font from
-    ``clips/fonts``) into the picture."""
+    script) and scale to the aspect, or (``layout="blur"``) the whole frame fitted over a
+    blurred fill; then burn the captions (ASS, the font from ``clips/fonts``) into the
+    picture."""
     if frame is None:
         return None
     chain = [] if frame.crop_w == frame.out_w and frame.crop_x == 0 and frame.crop_y == 0 else [frame.filter()]
     if moves is not None:
         chain = [f"sendcmd=f={_escape(moves)}", frame.filter()]
+    elif layout == "blur":
+        chain = [frame.over_blur()]
     if captions == "burned":
         script = tmp / "captions.ass"
         script.write_text(ass(clip, frame.out_w, frame.out_h))
