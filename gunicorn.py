@@ -56,3 +56,7 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+
+# A request line up to 16 KB reaches the app, so a too-long query string (a 10 KB search)
+# gets the API's JSON 400 that says what is wrong, not gunicorn's bare HTML error page.
+limit_request_line = 16384

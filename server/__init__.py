@@ -39,7 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from workers.pipeline.storage import build_storage
     from workers.pipeline.fetcher.guard import CachedResolver, is_public_address, system_resolver
 
-    from . import contract, errors, health, internal, metrics, page, uploads, video
+    from . import contract, errors, health, internal, metrics, page, search, uploads, video
     from .state import AppState
 
     config = dict(config or {})
@@ -82,4 +82,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(page.blueprint)
     app.register_blueprint(uploads.blueprint)
+    app.register_blueprint(search.blueprint)
     return app

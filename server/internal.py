@@ -8,7 +8,6 @@ answers 429 with Retry-After at once, so steps never take the threads that publi
 """
 from __future__ import annotations
 
-import hmac
 import os
 import socket
 import threading
@@ -19,6 +18,7 @@ from workers.queue import jobs as queue
 from workers.pipeline.table import validate_steps, STEPS
 
 from . import checks
+from .auth import require_internal_token
 from .errors import ApiError
 from .state import state
 from .requests import json_object_body
@@ -26,17 +26,7 @@ from .requests import json_object_body
 blueprint = Blueprint("internal", __name__, url_prefix="/internal")
 
 
-@blueprint.before_request
-def require_token():
-    expected = state().settings.internal_api_token
-    if not expected:
-        raise ApiError(404, "not_found", "no such resource")
-    header = request.headers.get("Authorization", "")
-    scheme, _, provided = header.partition(" ")
-    # compare_digest: constant time in the token's content, whatever its length.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(provided.strip().encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", "a valid bearer token is required",
-                       {"WWW-Authenticate": 'Bearer realm="clipqueue-internal"'})
+blueprint.before_request(require_internal_token)
 
 
 @blueprint.post("/perform-video-processing")

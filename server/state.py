@@ -20,6 +20,7 @@ class AppState:
     services: Mapping[str, Any]
     storage: Any = None
     _executor: Any = None
+    _ask_llm: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _internal_slots: threading.BoundedSemaphore = field(init=False)
 
@@ -55,6 +56,16 @@ class AppState:
                     services=self.services or build_services(s),
                 )
             return self._executor
+
+
+    def ask_llm(self):
+        """The LLM that answers questions (bounded by CLIPQUEUE_ASK_TIMEOUT_S), built on first use."""
+        with self._lock:
+            if self._ask_llm is None:
+                from workers.pipeline.services import build_ask_llm
+
+                self._ask_llm = self.services.get("ask_llm") or build_ask_llm(self.settings)
+            return self._ask_llm
 
 
 def state() -> AppState:

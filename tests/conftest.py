@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Real media (../shared/media beside the checkout; see its SOURCES.md).
 MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO.parent / "shared" / "media")
 TABLES = ("videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, "
-          "step_concurrency_limits, webhook_subscriptions, webhook_deliveries, uploads")
+          "step_concurrency_limits, webhook_subscriptions, webhook_deliveries, uploads, transcript_segments, "
+          "ask_usage")
 
 
 @pytest.fixture(scope="session")

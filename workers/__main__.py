@@ -7,6 +7,7 @@
     python -m workers overview            python -m workers failures
     python -m workers limit STEP N        python -m workers limit STEP --clear
     python -m workers prune [--retention-days D]
+    python -m workers reindex             (rebuild the search index from the transcripts)
     python -m workers migrate             python -m workers db-url
     python -m workers db-stop             (stops the embedded Postgres)
 """
@@ -63,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="archive jobs finished longer ago (default CLIPQUEUE_RETENTION_DAYS)")
     prune_cmd.add_argument("--event-retention-days", type=float,
                            help="delete older events (default CLIPQUEUE_EVENT_RETENTION_DAYS)")
+    sub.add_parser("reindex", help="rebuild the search index of every transcribed video")
     sub.add_parser("migrate", help="apply pending migrations")
     sub.add_parser("db-url", help="print the database URL in use (starts the embedded one)")
     sub.add_parser("db-stop", help="stop the embedded Postgres of CLIPQUEUE_DATA_DIR (no-op with DATABASE_URL)")
@@ -185,6 +187,12 @@ def main(argv: list[str] | None = None) -> int:
 
             uploads = prune_expired(conn, build_storage(settings))
             _print({"archived": done.archived, "events_deleted": done.events_deleted, "expired_uploads": uploads})
+        elif args.command == "reindex":
+            from workers.pipeline.search.index import reindex
+            from workers.pipeline.storage import build_storage
+
+            videos, sentences = reindex(conn, build_storage(settings))
+            _print({"videos": videos, "sentences": sentences})
         elif args.command == "overview":
             _print({"jobs": queue.queue_overview(conn), "limits": queue.step_limits(conn)})
         elif args.command == "failures":

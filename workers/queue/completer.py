@@ -63,13 +63,15 @@ _ALREADY_WRITTEN = object()
 class Completer:
     def __init__(self, database_url: str, *, lease_seconds: float, policy: RetryPolicy,
                  on_final: Callable[[Subject, str], None] | None = None,
-                 on_checkpoint: Callable[[Subject, str, dict], None] | None = None,
+                 on_checkpoint: Callable[[psycopg.Connection, Subject, str, dict], None] | None = None,
                  clock=time.monotonic, sleep=time.sleep):
         self.database_url = database_url
         self.lease_seconds = lease_seconds
         self.policy = policy
         self.on_final = on_final  # the product's cleanup once a job ended for good
-        self.on_checkpoint = on_checkpoint  # the product's view of each checkpoint written (its metrics)
+        # The product's view of each checkpoint once written (its metrics, its search index),
+        # given the worker's connection: it runs after the commit, in its own transactions.
+        self.on_checkpoint = on_checkpoint
         self.clock, self.sleep = clock, sleep
 
     def record(self, conn: psycopg.Connection, ran: Ran, *, continue_steps: Sequence[str] = ()) -> Outcome:
@@ -79,7 +81,7 @@ class Completer:
         metrics.finished(outcome)
         if outcome.result == "succeeded" and outcome.status is not None and self.on_checkpoint is not None:
             try:
-                self.on_checkpoint(Subject.of(ran.job), ran.job.step, ran.output)
+                self.on_checkpoint(conn, Subject.of(ran.job), ran.job.step, ran.output)
             except Exception:  # noqa: BLE001 - an observer must not turn a written outcome into an error
                 log.exception("job %s: checkpoint observer failed", ran.job.lease.job_id)
         return outcome

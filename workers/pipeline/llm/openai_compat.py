@@ -66,6 +66,25 @@ CLIPS_SCHEMA = {
 }
 
 
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "answer": {"type": "string"},
+        "citations": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"passage": {"type": "string"}, "quote": {"type": "string"}},
+                "required": ["passage", "quote"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    "required": ["answer", "citations"],
+    "additionalProperties": False,
+}
+
+
 class _Unparseable(Exception):
     def __init__(self, raw: str, why: str):
         super().__init__(why)
@@ -77,7 +96,7 @@ class OpenAILLM:
 
     def __init__(self, *, api_key: str, base_url: str | None = None, model: str = "gpt-4o",
                  timeout: float = 60.0, price_input_per_m: float = 2.5, price_output_per_m: float = 10.0,
-                 sleep=time.sleep):
+                 sleep=time.sleep, attempts: int = ATTEMPTS, budget_s: float = BUDGET_S):
         import openai  # heavy: imported where needed
 
         # The SDK's own retries are off: tenacity below owns them (and honours Retry-After).
@@ -85,6 +104,7 @@ class OpenAILLM:
         self.model = model
         self.prices = (price_input_per_m, price_output_per_m)
         self.sleep = sleep
+        self.attempts, self.budget_s = attempts, budget_s  # in-call retries: a request's bound
 
     # ---------------------------------------------------------------- the two questions
     def ping(self, timeout: float = 5.0) -> str:
@@ -126,6 +146,20 @@ class OpenAILLM:
         ]
         return self._ask(messages, "clips", CLIPS_SCHEMA, lambda reply: _check_clips(reply, ids))
 
+    def answer_question(self, question: str, passages: list[dict]) -> dict:
+        """An answer from the given transcript passages only, citing them by id with a quote."""
+        lines = "\n".join(f"[{p['id']}] ({_clock(p['start'])}-{_clock(p['end'])}) {p['text']}" for p in passages)
+        ids = {p["id"] for p in passages}
+        messages = [
+            {"role": "system", "content": (
+                "You answer questions about a video using only the transcript passages given. Cite every "
+                "passage you rely on by its id, with a short quote copied exactly from it. If the passages do not "
+                "answer the question, say so and cite nothing. Answer in at most three sentences, in the "
+                "question's language. Answer only with JSON that matches the schema.")},
+            {"role": "user", "content": f"Passages:\n{lines}\n\nQuestion: {question}"},
+        ]
+        return self._ask(messages, "answer", ANSWER_SCHEMA, lambda reply: _check_answer(reply, ids))
+
     # ---------------------------------------------------------------- one structured call
     def _ask(self, messages, schema_name, schema, check) -> dict:
         import openai
@@ -165,14 +199,14 @@ class OpenAILLM:
             return max(backoff, _retry_after(exc) or 0.0)
 
         try:
-            result = Retrying(stop=stop_after_attempt(ATTEMPTS) | stop_after_delay(BUDGET_S),
+            result = Retrying(stop=stop_after_attempt(self.attempts) | stop_after_delay(self.budget_s),
                               retry=retry_if_exception(retryable), wait=wait, sleep=self.sleep,
                               reraise=True)(attempt)
         except RetryError as exc:  # pragma: no cover - reraise=True gives the last error
             raise exc.last_attempt.exception() from None
         except _Unparseable as exc:
             raise PermanentError("llm_bad_output", "the language model kept answering with output that is "
-                                 "not valid for this request", details={"raw": raw_replies[-ATTEMPTS:],
+                                 "not valid for this request", details={"raw": raw_replies[-self.attempts:],
                                                                          "why": str(exc)}) from None
         except (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError,
                 openai.APIConnectionError, openai.AuthenticationError, openai.PermissionDeniedError) as exc:
@@ -200,6 +234,18 @@ def _check_content_type(reply) -> dict:
         raise _Unparseable(json.dumps(reply), "confidence is not a number") from None
     return {"content_type": reply["content_type"], "confidence": confidence,
             "language": str(reply.get("language") or "")[:8] or None}
+
+
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{seconds % 60:04.1f}"
+
+
+def _check_answer(reply, ids: set[str]) -> dict:
+    if not isinstance(reply, dict) or not isinstance(reply.get("answer"), str) or not reply["answer"].strip():
+        raise _Unparseable(json.dumps(reply), "no answer")
+    citations = [{"passage": c["passage"], "quote": str(c.get("quote") or "")[:500]}
+                 for c in reply.get("citations") or [] if isinstance(c, dict) and c.get("passage") in ids]
+    return {"answer": reply["answer"].strip()[:2000], "citations": citations}
 
 
 def _check_clips(reply, ids: set[int]) -> dict:
