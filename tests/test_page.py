@@ -112,6 +112,19 @@ def test_a_person_submits_a_url_watches_it_and_plays_the_clips(site, browser, me
     hits.first.locator("button").click()
     page.wait_for_function("s => Math.abs(document.getElementById('source').currentTime - s) < 1.5", arg=start,
                            timeout=30_000)
+    # Jump to the moment: the search finds where it is said, marks the words, seeks there.
+    page.get_by_label("Jump to the moment").fill("holy alliance")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_selector("#moments li")
+    assert "moment" in page.locator("#moment-status").inner_text()
+    found = page.locator("#moments li button").first
+    assert [m.lower() for m in found.locator("mark").all_inner_texts()] == ["holy", "alliance"]
+    at = float(found.get_attribute("data-start"))
+    assert 20 < at < 35  # "... a holy alliance to exorcise this spectre" is said at about 27 s
+    found.click()
+    page.wait_for_function("s => Math.abs(document.getElementById('source').currentTime - s) < 1.5", arg=at,
+                           timeout=30_000)
+    shoot(page, "#transcript-section", "page-search.png", tmp_path)
     # My videos: kept in this browser, listed after a reload.
     page.reload()
     assert page.locator("#mine a").first.inner_text() == url

@@ -173,6 +173,8 @@ function open(token) {
   $("clips").replaceChildren();
   $("timeline").replaceChildren();
   $("transcript-section").hidden = true;
+  $("moments").replaceChildren();
+  $("moment-status").textContent = "";
   $("video-failure").hidden = true;
   $("video-status").textContent = "Loading…";
   poll(token);
@@ -290,6 +292,49 @@ function find() {
   $("find-count").textContent = phrase ? `${hits} segment${hits === 1 ? "" : "s"} with “${phrase}”` : "";
 }
 
+// ---------------------------------------------------------------- jump to the moment
+function marked(text, ranges) {
+  // The API says where the matches are ([start, end) ranges); text stays text.
+  const parts = [];
+  let at = 0;
+  for (const [start, end] of ranges) {
+    if (start > at) parts.push(text.slice(at, start));
+    parts.push(el("mark", { text: text.slice(start, end) }));
+    at = end;
+  }
+  parts.push(text.slice(at));
+  return parts;
+}
+
+async function searchMoments(event) {
+  event.preventDefault();
+  const token = location.hash.slice(1);
+  const q = $("moment-q").value.trim();
+  const list = $("moments");
+  list.replaceChildren();
+  if (!q) return;
+  $("moment-status").textContent = "Searching…";
+  let found;
+  try {
+    found = await api(`/public/video/search?token=${encodeURIComponent(token)}&q=${encodeURIComponent(q)}`);
+  } catch (err) {
+    $("moment-status").textContent = err.message;
+    return;
+  }
+  const n = found.moments.length;
+  $("moment-status").textContent = n ? `${n} moment${n === 1 ? "" : "s"} for “${q}”` : `Nothing found for “${q}”`;
+  const source = $("source");
+  for (const moment of found.moments) {
+    const button = el("button", { type: "button", "data-start": String(moment.start) },
+      el("span", { class: "at", text: clock(moment.start) }), ...marked(moment.text, moment.highlights));
+    button.addEventListener("click", () => {
+      source.currentTime = moment.start;
+      source.play().catch(() => {});
+    });
+    list.append(el("li", {}, button));
+  }
+}
+
 function route() {
   const token = location.hash.slice(1);
   if (/^[A-Za-z0-9_-]{32}$/.test(token)) open(token);
@@ -298,6 +343,7 @@ function route() {
 document.addEventListener("DOMContentLoaded", () => {
   $("submit-form").addEventListener("submit", submit);
   $("find").addEventListener("input", find);
+  $("moment-form").addEventListener("submit", searchMoments);
   setUpDrop();
   window.addEventListener("hashchange", route);
   renderMine();
