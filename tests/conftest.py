@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO.parent / "shared" / "media")
 TABLES = ("videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, "
           "step_concurrency_limits, webhook_subscriptions, webhook_deliveries, uploads, transcript_segments, "
-          "ask_usage")
+          "ask_usage, search_configs")
 
 
 @pytest.fixture(scope="session")

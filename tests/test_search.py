@@ -186,6 +186,16 @@ def test_a_token_sees_only_its_own_video(db, storage, client):
     assert client.get(f"/public/video/search?token={manifesto}&q=communism").get_json()["moments"]
 
 
+def test_an_archived_job_still_searches_and_asks_by_its_token(db, storage, client):
+    token = transcribed(db, storage, "manifesto.mp4")
+    db.execute("UPDATE video_processing_queue SET status = 'done', pipeline_step = 'clip_generation', "
+               "finished_at = now() - interval '30 days' WHERE token = %s", (token,))
+    assert queue.archive_finished(db, retention_seconds=7 * 86400) == 1
+    assert db.execute("SELECT count(*) AS n FROM video_processing_queue").fetchone()["n"] == 0
+    assert client.get(f"/public/video/search?token={token}&q=communism").get_json()["moments"]
+    assert client.post("/public/video/ask", json={"token": token, "question": "who wrote it?"}).status_code == 200
+
+
 def test_the_library_route_needs_the_bearer_and_filters_and_pages(db, storage, client):
     transcribed(db, storage, "manifesto.mp4", content_type="audiobook")
     transcribed(db, storage, "arakawa_gameboy_interview_1990.mp3", content_type="interview")

@@ -21,6 +21,13 @@ COMMENT ON TABLE transcript_segments IS
 CREATE INDEX transcript_segments_tsv ON transcript_segments USING gin (tsv);
 ALTER TABLE transcript_segments ENABLE ROW LEVEL SECURITY;
 
+-- The text search configurations the index holds (one row per language seen): the library
+-- search runs one GIN scan per configuration in here, not one per language that could be.
+CREATE TABLE search_configs (
+    config  regconfig PRIMARY KEY
+);
+ALTER TABLE search_configs ENABLE ROW LEVEL SECURITY;
+
 -- Vectors only where the extension can be had (the embedded Postgres and Supabase ship it;
 -- a plain Postgres without it searches by full text alone, and the workers say so once).
 DO $$

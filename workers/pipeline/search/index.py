@@ -23,7 +23,6 @@ log = logging.getLogger(__name__)
 LANGUAGES = {"en": "english", "de": "german", "fr": "french", "es": "spanish", "it": "italian",
              "pt": "portuguese", "nl": "dutch", "sv": "swedish", "da": "danish", "no": "norwegian",
              "fi": "finnish", "ru": "russian", "tr": "turkish", "hu": "hungarian", "ro": "romanian"}
-CONFIGS = sorted({*LANGUAGES.values(), "simple"})
 BATCH = 512
 _said = set()
 

@@ -7,6 +7,9 @@ SELECT EXISTS (SELECT 1 FROM pg_attribute
                 WHERE attrelid = to_regclass('transcript_segments') AND attname = 'embedding'
                   AND NOT attisdropped) AS has_vectors;
 
+-- name: note_config
+INSERT INTO search_configs (config) VALUES (%(config)s::regconfig) ON CONFLICT DO NOTHING;
+
 -- name: clear_video
 DELETE FROM transcript_segments WHERE video_id = %(video_id)s;
 
@@ -76,19 +79,21 @@ SELECT s.seq, s.start_s, s.end_s, s.text
  ORDER BY s.seq;
 
 -- name: text_in_library
--- Full-text matches across the library: one parameterized GIN scan per language present in
--- the request's list, filtered by content type and date, best first.
+-- Full-text matches across the library: per language the index holds (search_configs),
+-- the query parsed once and one GIN scan (LATERAL, so the planner cannot trade the index
+-- for a scan that parses the query per row); filtered by content type and date, best first.
 SELECT s.video_id, s.seq, ts_rank_cd(s.tsv, q.query) AS score
-  FROM (SELECT c AS config, websearch_to_tsquery(c, %(q)s) AS query
-          FROM unnest(%(configs)s::regconfig[]) c) q
-  JOIN transcript_segments s ON s.config = q.config AND s.tsv @@ q.query
+  FROM search_configs c
+ CROSS JOIN LATERAL websearch_to_tsquery(c.config, %(q)s) AS q (query)
+ CROSS JOIN LATERAL (SELECT t.video_id, t.seq, t.tsv FROM transcript_segments t
+                      WHERE t.tsv @@ q.query AND t.config = c.config) s
   JOIN videos v ON v.id = s.video_id
  WHERE (%(since)s::timestamptz IS NULL OR v.created_at >= %(since)s::timestamptz)
    AND (%(until)s::timestamptz IS NULL OR v.created_at < %(until)s::timestamptz)
    AND (%(content_type)s::text IS NULL OR EXISTS (
-            SELECT 1 FROM step_checkpoints c
-             WHERE c.video_id = s.video_id AND c.step = 'content_type'
-               AND c.output ->> 'content_type' = %(content_type)s::text))
+            SELECT 1 FROM step_checkpoints k
+             WHERE k.video_id = s.video_id AND k.step = 'content_type'
+               AND k.output ->> 'content_type' = %(content_type)s::text))
  ORDER BY score DESC, s.video_id, s.seq
  LIMIT %(limit)s;
 

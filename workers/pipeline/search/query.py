@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from workers.pipeline.search import store
-from workers.pipeline.search.index import CONFIGS, vectors_available
+from workers.pipeline.search.index import vectors_available
 
 K = 60
 CANDIDATES = 50        # from each list, before fusion
@@ -83,7 +83,7 @@ def in_video(conn, video_id: int, config: str | None, q: str, limit: int = 10, *
 def in_library(conn, q: str, filters: dict, limit: int, offset: int) -> tuple[list[dict], bool]:
     """A page of moments across the library, and whether there is a next page."""
     depth = offset + limit + 1
-    words = [(r["video_id"], r["seq"]) for r in store.text_in_library(conn, q, CONFIGS, filters, max(depth, CANDIDATES))]
+    words = [(r["video_id"], r["seq"]) for r in store.text_in_library(conn, q, filters, max(depth, CANDIDATES))]
     meaning = []
     if vectors_available(conn):
         meaning = [(r["video_id"], r["seq"])

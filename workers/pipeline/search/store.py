@@ -26,6 +26,7 @@ def has_vectors(conn) -> bool:
 def replace_video(conn, video_id: int, rows: list[dict], config: str, vectors=None) -> int:
     """The video's sentences, replacing whatever was indexed for it, in one transaction."""
     with conn.transaction():
+        conn.execute(_sql("note_config"), {"config": config})
         conn.execute(_sql("clear_video"), {"video_id": video_id})
         params = [{"video_id": video_id, "seq": r["seq"], "start_s": r["start"], "end_s": r["end"],
                    "text": r["text"], "words": Jsonb(r["words"]), "config": config,
@@ -73,9 +74,8 @@ def _filters(filters: dict) -> dict:
             "content_type": filters.get("content_type")}
 
 
-def text_in_library(conn, q: str, configs: list[str], filters: dict, limit: int) -> list[dict]:
-    return conn.execute(_sql("text_in_library"), {"q": q, "configs": configs, "limit": limit,
-                                                  **_filters(filters)}).fetchall()
+def text_in_library(conn, q: str, filters: dict, limit: int) -> list[dict]:
+    return conn.execute(_sql("text_in_library"), {"q": q, "limit": limit, **_filters(filters)}).fetchall()
 
 
 def vector_in_library(conn, vector, filters: dict, limit: int) -> list[dict]:
