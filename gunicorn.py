@@ -43,6 +43,7 @@ loglevel = _settings.log_level.lower()
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(D)sus'
 
 # Cap request line and headers (bodies are capped by the app: CLIPQUEUE_MAX_BODY_BYTES).
+# 8190 is gunicorn's largest finite limit; a longer request line gets gunicorn's own 400.
 limit_request_line = 8190
 limit_request_fields = 100
 
@@ -56,7 +57,3 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
-
-# A request line up to 16 KB reaches the app, so a too-long query string (a 10 KB search)
-# gets the API's JSON 400 that says what is wrong, not gunicorn's bare HTML error page.
-limit_request_line = 16384

@@ -157,6 +157,17 @@ def test_the_internal_route_drives_the_real_pipeline_under_gunicorn(api, media_s
     view = http("GET", base + body["status_url"])[1]
     assert view["status"] == "done" and view["result"]["clips"][0]["urls"]["media"].endswith(".m4a")
     assert "thumbnail" not in view["result"]["clips"][0]["urls"]  # audio only
+    # the transcript step indexed it (in the API process, which ran it): searchable at once
+    status, found = http("GET", base + f"/public/video/search?token={body['token']}&q=your+country")
+    assert status == 200 and found["moments"] and found["moments"][0]["start"] < 5
+    # a 5 KB query gets the app's JSON 400; a 10 KB one is over gunicorn's request-line limit
+    # (8190 bytes, its largest finite value) and is refused before the app (README: known limits)
+    status, refused = http("GET", base + f"/public/video/search?token={body['token']}&q={'x' * 5120}")
+    assert status == 400 and refused["error"]["code"] == "q_too_long"
+    request = urllib.request.Request(base + f"/public/video/search?token={body['token']}&q={'x' * 10240}")
+    with pytest.raises(urllib.error.HTTPError) as refused_early:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused_early.value.code == 414  # URI Too Long
 
 
 def cli(database_url, *args):
