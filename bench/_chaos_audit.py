@@ -79,16 +79,32 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
     finished_paths = {"/" + r["source_url"].split("/", 3)[3] for r in downloaded.values()}
     sent = sum(s.bytes_sent for s in media.log if s.path in finished_paths)
     needed = sum(sizes[r["source_url"]] for r in downloaded.values())
-    # Renders: successful ffmpeg runs per clip file.
-    renders, starts = Counter(), set()
+    # Renders: successful ffmpeg runs per clip file. A clip rendered again after its file was
+    # published is work done twice; one rendered again because a kill landed between its
+    # render's end and its publication (the copy and fsync into storage) is the step in
+    # flight, lost to the kill like a render cut short. Publication time: the storage file's
+    # ctime, set by the link that publishes it.
+    started, renders, starts = {}, {}, set()
     for line in (render_log.read_text().splitlines() if render_log.exists() else []):
         parts = line.split(" ")
         if parts[0] == "START":
             starts.add(parts[1])
+            started[parts[1]] = float(parts[2])
         elif parts[0] == "END":
             starts.discard(parts[1])
             if parts[2] == "0" and parts[-1].endswith((".mp4", ".m4a")):
-                renders[(parts[3], parts[4])] += 1
+                renders.setdefault((parts[3], parts[4]), []).append(started.get(parts[1], 0.0))
+    twice, redone_unpublished = [], 0
+    for (src, out), times in renders.items():
+        if len(times) < 2:
+            continue
+        video = src.split("videos/", 1)[-1].split("/", 1)[0]
+        published = storage_root / "videos" / video / "clip_generation" / out
+        published_at = published.stat().st_ctime if published.is_file() else float("inf")
+        if any(t > published_at for t in times):
+            twice.append(out)
+        else:
+            redone_unpublished += len(times) - 1
     video_seconds = sum((j["finished_at"] - j["created_at"]).total_seconds() for j in jobs.values()
                         if j["finished_at"] is not None)
     return {
@@ -97,8 +113,9 @@ def audit(url, base, tokens, sizes, media, render_log, work, wall, chaos: Chaos,
         "completed_steps_run_twice": [dict(r) for r in repeated],
         "results_dropped": events.get("result_dropped", 0),
         "bytes_sent": sent, "bytes_needed": needed, "bytes_ratio": round(sent / needed, 3) if needed else None,
-        "clips_rendered": sum(renders.values()),
-        "clips_rendered_twice": sorted(k[1] for k, n in renders.items() if n > 1),
+        "clips_rendered": sum(len(t) for t in renders.values()),
+        "clips_rendered_twice": sorted(twice),
+        "renders_redone_unpublished": redone_unpublished,  # killed after the render, before publishing
         "renders_interrupted": len(starts),  # started, never ended: killed mid-render
         "wall_s": round(wall, 1), "video_seconds": round(video_seconds, 1),
         "recovery": {"rescues": events.get("rescued", 0), "lost_to_kills_s": round(float(rescue_lost), 1),
@@ -152,7 +169,8 @@ def print_report(report: dict, out=sys.stdout) -> None:
         ("completed steps run twice (must be 0)", len(r["completed_steps_run_twice"])),
         ("  finished results dropped after a lost lease", r["results_dropped"]),
         ("clips rendered twice (must be 0)", len(r["clips_rendered_twice"])),
-        ("  clips rendered / renders cut by a kill", f"{r['clips_rendered']} / {r['renders_interrupted']}"),
+        ("  clips rendered / renders cut by a kill / redone, killed before publishing",
+         f"{r['clips_rendered']} / {r['renders_interrupted']} / {r.get('renders_redone_unpublished', 0)}"),
         ("resubmissions that made a new job (must be 0)", r.get("duplicate_submissions_with_a_new_job", 0)),
         ("bytes downloaded / bytes needed (target <= 1.1)",
          f"{r['bytes_ratio']} ({r['bytes_sent']:,} / {r['bytes_needed']:,})"),

@@ -104,14 +104,14 @@ class Postgres:
 
 
 def ffmpeg_wrapper(work: Path, log: Path) -> Path:
-    """An ffmpeg that logs each run (its input, output name and exit status) and dies with
-    its parent like the real one does under the worker."""
+    """An ffmpeg that logs each run (its start time, input, output name and exit status) and
+    dies with its parent like the real one does under the worker."""
     import imageio_ffmpeg
 
     real = imageio_ffmpeg.get_ffmpeg_exe()
     script = work / "ffmpeg-logged"
     script.write_text(f"""#!{sys.executable}
-import ctypes, os, subprocess, sys
+import ctypes, os, subprocess, sys, time
 libc = ctypes.CDLL("libc.so.6")
 args = sys.argv[1:]
 src = args[args.index("-i") + 1] if "-i" in args else ""
@@ -119,7 +119,7 @@ out = os.path.basename(args[-1]) if args else ""
 def log(line):
     fd = os.open({str(log)!r}, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.write(fd, (line + "\\n").encode()); os.close(fd)
-log(f"START {{os.getpid()}} {{src}} {{out}}")
+log(f"START {{os.getpid()}} {{time.time():.6f}} {{src}} {{out}}")
 rc = subprocess.call([{real!r}] + args, preexec_fn=lambda: libc.prctl(1, 9))
 log(f"END {{os.getpid()}} {{rc}} {{src}} {{out}}")
 sys.exit(rc)
