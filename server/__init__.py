@@ -70,6 +70,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         step_table=config.get("step_table"),
         services=config.get("services") or {},
         storage=config.get("storage") or build_storage(settings),
+        **({"clock": config["clock"]} if config.get("clock") else {}),
     )
     from workers.queue.embedded import EmbeddedSupervisor
 

@@ -4,6 +4,7 @@ whole library, for operators, behind the bearer token). Nothing public lists any
 the token's own video."""
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask import Blueprint, jsonify, request, url_for
@@ -86,9 +87,9 @@ def ask():
     app_state = state()
     with app_state.pool.connection() as conn:
         video = _video(conn, body.get("token"))
-        used = store.count_question(conn, video["token"])
+        used = store.count_question(conn, video["token"], app_state.clock())
         if used["questions"] > app_state.settings.ask_per_minute:
-            wait = max(1, int(float(used["resets_in_s"])) + 1)
+            wait = max(1, math.ceil(float(used["resets_in_s"])))
             raise ApiError(429, "too_many_questions",
                            f"at most {app_state.settings.ask_per_minute} questions a minute per video; "
                            f"ask again in {wait} s", {"Retry-After": str(wait)})

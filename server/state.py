@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 from flask import current_app
@@ -19,6 +20,7 @@ class AppState:
     step_table: Mapping | None
     services: Mapping[str, Any]
     storage: Any = None
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # injected by tests
     _executor: Any = None
     _ask_llm: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)

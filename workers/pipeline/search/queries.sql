@@ -134,11 +134,12 @@ SELECT c.output -> 'result' -> 'clips' AS clips
  WHERE c.video_id = %(video_id)s AND c.step = 'clip_generation';
 
 -- name: count_question
--- One more question in this token's current minute; how many so far and when it resets.
+-- One more question in this token's minute (the minute of %(at)s, the API's clock); how many
+-- so far and when the window resets.
 INSERT INTO ask_usage (token, window_start, questions)
-VALUES (%(token)s, date_trunc('minute', now()), 1)
+VALUES (%(token)s, date_trunc('minute', %(at)s::timestamptz), 1)
 ON CONFLICT (token, window_start) DO UPDATE SET questions = ask_usage.questions + 1
-RETURNING questions, extract(epoch FROM window_start + interval '1 minute' - now()) AS resets_in_s;
+RETURNING questions, extract(epoch FROM window_start + interval '1 minute' - %(at)s::timestamptz) AS resets_in_s;
 
 -- name: prune_ask_usage
 DELETE FROM ask_usage WHERE window_start < now() - interval '1 hour';

@@ -93,8 +93,8 @@ def clip_files(conn, video_id: int) -> list[dict]:
     return (row or {}).get("clips") or []
 
 
-def count_question(conn, token: str) -> dict:
-    return conn.execute(_sql("count_question"), {"token": token}).fetchone()
+def count_question(conn, token: str, at) -> dict:
+    return conn.execute(_sql("count_question"), {"token": token, "at": at}).fetchone()
 
 
 def prune_ask_usage(conn) -> int:
