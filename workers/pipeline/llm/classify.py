@@ -97,13 +97,13 @@ def classify(units: list[dict]) -> tuple[str, float, dict]:
     total = max(1, len(words))
     lexicon = {k: sum(counts[w] for w in vocab.split()) / total for k, vocab in LEXICON.items()}
     scores = {}
-    asked = sum(t.endswith("?") for t in texts) / len(texts)
+    asked = questions_share(texts)
     for kind in names:
         # topical types need words of their own; an interview needs questions
         evidence = lexicon[kind] >= 0.02 if kind in TOPICAL else (asked >= 0.05 if kind == "interview" else True)
         meaning = similarity[kind] * (1.0 if evidence else 0.5)
         scores[kind] = meaning + 2.0 * lexicon.get(kind, 0.0)
-    for kind, bonus in form(texts).items():
+    for kind, bonus in form(texts, asked).items():
         scores[kind] += bonus
     ranked = sorted(scores, key=lambda k: (-scores[k], k))
     best, runner_up = ranked[0], ranked[1]
@@ -113,11 +113,15 @@ def classify(units: list[dict]) -> tuple[str, float, dict]:
     return best, round(min(0.95, 0.5 + margin * 2), 3), scores
 
 
-def form(texts: list[str]) -> dict[str, float]:
-    """Bonuses for how the transcript is spoken (see the module docstring)."""
+def questions_share(texts: list[str]) -> float:
+    return sum(t.endswith("?") for t in texts) / len(texts)
+
+
+def form(texts: list[str], questions: float) -> dict[str, float]:
+    """Bonuses for how the transcript is spoken (see the module docstring); ``questions`` is
+    the share of its sentences that are questions."""
     n = len(texts)
     words_per = sum(len(t.split()) for t in texts) / n
-    questions = sum(t.endswith("?") for t in texts) / n
     joined = " ".join(texts)
     out = Counter()
     if READING.search(joined):

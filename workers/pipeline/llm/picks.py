@@ -15,11 +15,10 @@
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 from workers.pipeline.clips.sentences import closes, is_boilerplate
-from workers.pipeline.llm.text import idf, pagerank, textrank, title, tokens
+from workers.pipeline.llm.text import idf, pagerank, textrank, title, tokens, without_list_number
 
 HOOK_OPENERS = ("the key", "the secret", "the most important", "here's", "here is", "the truth",
                 "the problem", "imagine", "what if", "the reason", "the real", "never", "nobody")
@@ -35,7 +34,8 @@ def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, co
     vectors = embed([u["text"] for u in units])
     topics = segment(vectors)
     topic_of = [t for t, (a, b) in enumerate(topics) for _ in range(a, b + 1)]
-    lexical = textrank([tokens(u["text"]) for u in units])
+    words_of = [tokens(u["text"]) for u in units]  # once: TextRank, IDF and the keywords read them
+    lexical = textrank(words_of)
     sim = (vectors @ vectors.T).clip(min=0)
     sim[range(len(units)), range(len(units))] = 0.0
     semantic = pagerank(sim)
@@ -79,13 +79,13 @@ def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, co
         value, parts = score(clean[0], clean[-1])
         candidates = [(value, clean[0], clean[-1], parts)]
     best = max(c[0] for c in candidates) or 1.0
-    weights = idf([tokens(u["text"]) for u in units])
+    weights = idf(words_of)
     clips = []
     for value, i, j, parts in spread(candidates, units, count):
-        words = Counter(w for u in units[i:j + 1] for w in tokens(u["text"]))
+        words = Counter(w for unit_words in words_of[i:j + 1] for w in unit_words)
         keywords = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
         central = max(range(i, j + 1), key=lambda k: (importance[k], -k))
-        first = re.sub(r"^\s*\(?\d{1,2}[.)]\s+", "", units[i]["text"].strip())  # not "2. It is high time"
+        first = without_list_number(units[i]["text"])  # not "2. It is high time"
         clips.append({
             "start_segment": units[i]["id"], "end_segment": units[j]["id"],
             "title": title(units[central]["text"]) or " · ".join(k.capitalize() for k in keywords) or "Highlight",

@@ -16,6 +16,7 @@ would you your yours yourself yourselves also one two get got going gonna like r
 know think say said well yeah okay oh um uh right just way lot much many even still us
 """.split())
 WORD = re.compile(r"[a-zA-Z][a-zA-Z'-]+")
+LIST_NUMBER = re.compile(r"^\s*\(?\d{1,2}[.)]\s+")  # "1. ", "(2) ": not "2.5 million"
 
 
 def tokens(text: str) -> list[str]:
@@ -68,7 +69,7 @@ def idf(sentences: list[list[str]]) -> dict[str, float]:
 def title(text: str, most: int = 8) -> str:
     """A title from a sentence: its first clause, at most ``most`` words, without the
     closing punctuation (and without a list number: "1. Communism is ...")."""
-    text = re.sub(r"^\s*\d+[.)]\s*", "", text)
+    text = without_list_number(text)
     text = re.sub(r"^(and|but|so|or|then|well|now|because|yes|no|oh)\b[,]?\s+", "", text.strip(), flags=re.IGNORECASE)
     clause = re.split(r"[,;:\u2014]\s", text, maxsplit=1)[0]
     words = clause.strip(" .!?\"\u201c\u201d").split()
@@ -78,3 +79,8 @@ def title(text: str, most: int = 8) -> str:
         return ""
     out = " ".join(words[:most]) + ("\u2026" if len(words) > most else "")
     return out[0].upper() + out[1:]
+
+
+def without_list_number(text: str) -> str:
+    """``text`` without the list number it opens with ("2. It is high time" -> "It is ...")."""
+    return LIST_NUMBER.sub("", text.strip())
