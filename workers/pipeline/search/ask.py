@@ -1,7 +1,7 @@
 """Questions about one video, answered from its transcript, with the seconds they rest on.
 
-1. Retrieve: the question's best moments in the video (``query.in_video``: any of its
-   words, and its meaning), each widened to a passage with a sentence of context on either side; passages
+1. Retrieve: the question's best sentences in the video (``query.rank_in_video``: any of
+   its words, and its meaning), each widened to a passage with a sentence of context on either side; passages
    that touch are merged, and the best ``PASSAGES`` kept, most relevant first.
 2. Answer:
    * the OpenAI backend (or any compatible server) answers from those passages only and
@@ -26,12 +26,12 @@ QUOTED = 3           # passages quoted by an extractive answer
 
 
 def passages(conn, video_id: int, config: str | None, question: str) -> list[dict]:
-    hits = query.in_video(conn, video_id, config, question, limit=PASSAGES, any_word=True)
+    hits = [seq for seq, _, _ in query.rank_in_video(conn, video_id, config, question, PASSAGES, any_word=True)]
     if not hits:
         return []
-    order = {h["seq"]: n for n, h in enumerate(hits)}
+    order = {seq: n for n, seq in enumerate(hits)}
     runs: list[dict] = []
-    for row in store.neighbours(conn, video_id, [h["seq"] for h in hits], CONTEXT):
+    for row in store.neighbours(conn, video_id, hits, CONTEXT):
         if runs and row["seq"] == runs[-1]["last"] + 1:
             run = runs[-1]
             run.update(last=row["seq"], end=row["end_s"], text=f"{run['text']} {row['text']}")

@@ -37,9 +37,9 @@ def highlights(marked: str) -> tuple[str, list[list[int]]]:
     text, spans, start = [], [], None
     for char in marked:
         if char == "\x01":
-            start = sum(len(t) for t in text)
+            start = len(text)
         elif char == "\x02" and start is not None:
-            spans.append([start, sum(len(t) for t in text)])
+            spans.append([start, len(text)])
             start = None
         else:
             text.append(char)
@@ -65,17 +65,23 @@ def any_of(q: str) -> str:
     return " or ".join(re.findall(r"[\w']+", q))
 
 
-def in_video(conn, video_id: int, config: str | None, q: str, limit: int = 10, *, any_word: bool = False) -> list[dict]:
-    """The best moments of one video for ``q`` (all its words, as a web search does; with
-    ``any_word``, any of them, ranked by how many and how close)."""
-    config = config or "simple"
-    meaning_q, q = q, (any_of(q) if any_word else q)
-    words = [r["seq"] for r in store.text_in_video(conn, video_id, q, config, CANDIDATES)]
+def rank_in_video(conn, video_id: int, config: str | None, q: str, limit: int = 10, *,
+                  any_word: bool = False) -> list[tuple[int, float, list[str]]]:
+    """(sentence number, fused score, found by) of one video's best sentences for ``q``
+    (all its words, as a web search does; with ``any_word``, any of them, ranked by how many
+    and how close), best first."""
+    words = [r["seq"] for r in store.text_in_video(conn, video_id, any_of(q) if any_word else q,
+                                                     config or "simple", CANDIDATES)]
     meaning = []
     if vectors_available(conn):
-        meaning = [r["seq"] for r in store.vector_in_video(conn, video_id, embed_query(meaning_q), CANDIDATES)
+        meaning = [r["seq"] for r in store.vector_in_video(conn, video_id, embed_query(q), CANDIDATES)
                    if r["score"] >= MIN_SIMILARITY]
-    fused = fuse({"text": words, "meaning": meaning})[:limit]
+    return fuse({"text": words, "meaning": meaning})[:limit]
+
+
+def in_video(conn, video_id: int, config: str | None, q: str, limit: int = 10) -> list[dict]:
+    """The best moments of one video for ``q``, with their times, text and highlights."""
+    fused = rank_in_video(conn, video_id, config, q, limit)
     rows = {r["seq"]: r for r in store.sentences_in_video(conn, video_id, [k for k, _, _ in fused], q)}
     return [_moment(rows[k], score, by) for k, score, by in fused if k in rows]
 
