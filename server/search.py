@@ -11,6 +11,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from workers.pipeline.llm.taxonomy import CONTENT_TYPES
 from workers.pipeline.search import ask as asking, query, store
+from workers.pipeline.status import file_link
 from workers.queue.errors import PermanentError, TransientError
 
 from .auth import require_internal_token
@@ -134,5 +135,4 @@ def _date(name: str) -> str | None:
 
 
 def _file(token: str, key: str) -> str:
-    storage = state().storage
-    return storage.public_url(key) or url_for("video.files", token=token, name=key.rsplit("/", 1)[-1])
+    return file_link(state().storage, token, key, lambda t, name: url_for("video.files", token=t, name=name))

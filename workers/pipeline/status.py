@@ -60,6 +60,12 @@ def describe(job: dict, storage, file_url: Callable[[str, str], str]) -> dict:
     return view
 
 
+def file_link(storage, token: str, key: str, file_url: Callable[[str, str], str]) -> str:
+    """Where a client fetches a stored clip file: from S3 directly (a presigned URL), or from
+    the API (``file_url(token, file name)``) for local storage."""
+    return storage.public_url(key) or file_url(token, key.rsplit("/", 1)[-1])
+
+
 def public_result(result, token: str, storage, file_url: Callable[[str, str], str]):
     """Clip files become URLs; storage keys stay internal."""
     if not isinstance(result, dict) or not isinstance(result.get("clips"), list):
@@ -68,8 +74,6 @@ def public_result(result, token: str, storage, file_url: Callable[[str, str], st
     for clip in result["clips"]:
         clip = dict(clip)
         files = clip.pop("files", None) or {}
-        # S3: the client fetches from the bucket directly; local files are served by the API.
-        clip["urls"] = {kind: storage.public_url(key) or file_url(token, key.rsplit("/", 1)[-1])
-                        for kind, key in files.items()}
+        clip["urls"] = {kind: file_link(storage, token, key, file_url) for kind, key in files.items()}
         clips.append(clip)
     return {**result, "clips": clips}
