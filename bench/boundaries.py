@@ -84,18 +84,16 @@ def composed_talk(out: Path) -> tuple[Path, list[tuple[float, float]]]:
 def pick(segments: list[dict], duration: float) -> tuple[str, list[dict]]:
     """Content type and clips, as the content_type and clip_lookup steps make them with the
     local backend."""
-    from workers.pipeline.clips.choosing import Band, resolve, windows
+    from workers.pipeline.clips.choosing import Band, resolve
     from workers.pipeline.clips.sentences import split
     from workers.pipeline.llm.local import LocalLLM
+    from workers.pipeline.steps.clip_lookup import look_up
+    from workers.pipeline.steps.content_type import sample
 
     units = split(segments)
     llm, band, count = LocalLLM(), Band(15.0, 60.0), 5
-    kind = llm.content_type(units[::max(1, len(units) // 60)][:60])["result"]["content_type"]
-    parts = windows(units, 600.0)
-    per = count if len(parts) == 1 else max(1, min(3, -(-2 * count // len(parts))))
-    cites = [c for part in parts for c in llm.find_clips(part, content_type=kind, min_s=band.min_s,
-                                                         max_s=band.max_s, count=per)["result"]["clips"]]
-    return kind, resolve(cites, units, band, duration, count)
+    kind = llm.content_type(sample(units))["result"]["content_type"]
+    return kind, resolve(look_up(llm, units, kind, band, count)["citations"], units, band, duration, count)
 
 
 def pick_before(tree: Path, segments: list[dict], duration: float) -> tuple[str, list[dict]]:

@@ -33,7 +33,25 @@ def run(video, ctx) -> dict:
     segments, duration = split(transcript["segments"]), transcript["duration"]
     kind = ctx.output_of("content_type")["content_type"]
     band, count = band_and_count(video.options, ctx.settings)
-    parts = windows(segments, WINDOW_S)
+
+    def after_window(done: float) -> None:
+        ctx.report_progress(done)
+        ctx.raise_if_cancelled()
+
+    looked = look_up(llm, segments, kind, band, count, after_window)
+    clips = resolve(looked["citations"], segments, band, duration, count)
+    if not clips:
+        raise PermanentError("no_clips", "no moment of the video fits the requested clip length")
+    return {"clips": clips, "content_type": kind, "band": [band.min_s, band.max_s], "windows": looked["windows"],
+            "units": "sentences", "sentences": len(segments),
+            "backend": llm.name, "model": llm.model, "raw": looked["raw"], "usage": looked["usage"]}
+
+
+def look_up(llm, units: list[dict], kind: str, band: Band, count: int, after_window=lambda done: None) -> dict:
+    """Ask ``llm`` for the moments of ``units`` window by window: every citation, the raw
+    replies, the tokens used and the number of windows. ``after_window(share done)`` runs
+    between windows (the step reports progress and stops there when it must)."""
+    parts = windows(units, WINDOW_S)
     per_window = count if len(parts) == 1 else max(1, min(3, -(-2 * count // len(parts))))
     citations, raw, usage = [], [], {"prompt_tokens": 0, "completion_tokens": 0}
     for n, part in enumerate(parts):
@@ -42,11 +60,5 @@ def run(video, ctx) -> dict:
         raw.append(answer["raw"])
         for k in usage:
             usage[k] += int((answer.get("usage") or {}).get(k) or 0)
-        ctx.report_progress((n + 1) / len(parts))
-        ctx.raise_if_cancelled()
-    clips = resolve(citations, segments, band, duration, count)
-    if not clips:
-        raise PermanentError("no_clips", "no moment of the video fits the requested clip length")
-    return {"clips": clips, "content_type": kind, "band": [band.min_s, band.max_s], "windows": len(parts),
-            "units": "sentences", "sentences": len(segments),
-            "backend": llm.name, "model": llm.model, "raw": raw, "usage": usage}
+        after_window((n + 1) / len(parts))
+    return {"citations": citations, "raw": raw, "usage": usage, "windows": len(parts)}

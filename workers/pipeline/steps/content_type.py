@@ -18,12 +18,14 @@ SAMPLE_SEGMENTS = 60
 def run(video, ctx) -> dict:
     storage, llm = ctx.services["storage"], ctx.services["llm"]
     transcript = json.loads(storage.get_bytes(ctx.output_of("transcript")["key"]))
-    segments = split(transcript["segments"])
-    step = max(1, len(segments) // SAMPLE_SEGMENTS)
-    sample = segments[::step][:SAMPLE_SEGMENTS]
-    answer = llm.content_type(sample, language=transcript.get("language"))
+    answer = llm.content_type(sample(split(transcript["segments"])), language=transcript.get("language"))
     result = answer["result"]
     kind = result.get("content_type") if result.get("content_type") in CONTENT_TYPES else "other"
     return {"content_type": kind, "confidence": float(result.get("confidence") or 0.0),
             "language": result.get("language") or transcript.get("language"),
             "backend": llm.name, "model": llm.model, "raw": answer["raw"], "usage": answer.get("usage", {})}
+
+
+def sample(units: list[dict]) -> list[dict]:
+    """At most ``SAMPLE_SEGMENTS`` sentences, evenly spread over the whole video."""
+    return units[::max(1, len(units) // SAMPLE_SEGMENTS)][:SAMPLE_SEGMENTS]
