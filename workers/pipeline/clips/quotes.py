@@ -23,6 +23,22 @@ def normal(text: str) -> list[str]:
     return [t.lower().strip("'") for t in _TOKEN.findall(text) if t.strip("'")]
 
 
+def windows_alike(wanted: list[str], words: list[str]):
+    """(start, matcher) for each run of ``len(wanted)`` consecutive ``words``, the matcher
+    comparing it with ``wanted`` (its ``ratio()`` is the share of words alike, in order)."""
+    size = len(wanted)
+    for start in range(max(1, len(words) - size + 1)):
+        yield start, SequenceMatcher(None, wanted, words[start:start + size], autojunk=False)
+
+
+def best_ratio(quote: str, text: str) -> float:
+    """How well ``quote`` matches its best place in ``text`` (0..1; case and punctuation aside)."""
+    wanted, words = normal(quote), normal(text)
+    if not wanted:
+        return 0.0
+    return max((match.ratio() for _, match in windows_alike(wanted, words)), default=0.0)
+
+
 def locate(quote: str | None, units: list[dict], cited: int | None, side: str) -> int | None:
     """Index (into ``units``) of the unit holding the quote's first word (``side="first"``)
     or last word (``side="last"``); None when the quote is missing or matches nowhere well
@@ -38,15 +54,13 @@ def locate(quote: str | None, units: list[dict], cited: int | None, side: str) -
             for token in normal(word["word"]):
                 words.append(token)
                 owner.append(index)
-    size = len(wanted)
     best = None
-    for start in range(max(1, len(words) - size + 1)):
-        window = words[start:start + size]
-        ratio = SequenceMatcher(None, wanted, window, autojunk=False).ratio()
+    for start, match in windows_alike(wanted, words):
+        ratio = match.ratio()
         if ratio < MIN_RATIO:
             continue
         # a match's anchor is its first matched word (side "first") or last (side "last")
-        blocks = [b for b in SequenceMatcher(None, wanted, window, autojunk=False).get_matching_blocks() if b.size]
+        blocks = [b for b in match.get_matching_blocks() if b.size]
         anchor = start + (blocks[0].b if side == "first" else blocks[-1].b + blocks[-1].size - 1)
         distance = abs(owner[anchor] - cited) if cited is not None else 0
         key = (-round(ratio, 3), distance, anchor)

@@ -14,9 +14,7 @@
 """
 from __future__ import annotations
 
-from difflib import SequenceMatcher
-
-from workers.pipeline.clips.quotes import normal
+from workers.pipeline.clips.quotes import best_ratio
 from workers.pipeline.search import query, store
 
 MAX_QUESTION = 500   # characters
@@ -48,13 +46,7 @@ def passages(conn, video_id: int, config: str | None, question: str) -> list[dic
 def quoted_in(quote: str, text: str) -> bool:
     """Whether ``quote`` is in ``text``: its words in order, case and punctuation aside
     (one misheard word in ten allowed)."""
-    wanted, words = normal(quote), normal(text)
-    if not wanted:
-        return False
-    size = len(wanted)
-    best = max((SequenceMatcher(None, wanted, words[i:i + size], autojunk=False).ratio()
-                for i in range(max(1, len(words) - size + 1))), default=0.0)
-    return best >= 0.9
+    return best_ratio(quote, text) >= 0.9
 
 
 def answer(llm, question: str, found: list[dict]) -> dict:
