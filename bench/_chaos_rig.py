@@ -27,12 +27,13 @@ TRANSCRIPT = "transcript"
 REST = "download,content_type,clip_lookup,clip_generation"
 TERMINAL = ("done", "failed", "cancelled")
 
-# Real speech, several lengths (seconds): SOURCES.md in the media folder says where from.
-SOURCES = ["jfk.flac", "autoeditor_example.mp4", "notld_1968/21s_hey_thats_us_were_doing_all_right.wav",
-           "manifesto.mp4", "multilingual.mp3", "notld_1968/31s_hes_wrong_you_know.wav",
-           "notld_1968/45s_dont_be_afraid_of_me.wav", "notld_1968/15s_donnie_asked_me_if_i_were_afraid.wav",
-           "notld_1968/60s_i_dont_want_anyones_life_on_my_hands.wav", "arakawa_gameboy_interview_1990.mp3",
-           "notld_1968/30s_i_wont_open_this_door_again.wav", "notld_1968/89s_ill_come_back_down_as_soon_as.wav"]
+# Real speech, several lengths, shipped in tests/media (its SOURCES.md says where from).
+SOURCES = ["jfk.flac", "autoeditor_example.mp4", "notld_1968/21s_hey_thats_us_were_doing_all_right.opus",
+           "manifesto.mp4", "multilingual.mp3", "notld_1968/31s_hes_wrong_you_know.opus",
+           "notld_1968/45s_dont_be_afraid_of_me.opus", "notld_1968/20s_no_authentic_way_for_us_to_say.opus",
+           "notld_1968/60s_i_dont_want_anyones_life_on_my_hands.opus",
+           "notld_1968/119s_theres_supposed_to_be_another_broadcast.opus",
+           "notld_1968/30s_i_wont_open_this_door_again.opus", "notld_1968/89s_ill_come_back_down_as_soon_as.opus"]
 
 
 @dataclass
@@ -47,7 +48,7 @@ class Config:
     pg_down_s: float = 2.0
     llm_down_s: float = 5.0
     settle_timeout_s: float = 480.0
-    media: Path = REPO.parent / "shared" / "media"
+    media: Path = REPO / "tests" / "media"
     work: Path | None = None
     keep: bool = False
 

@@ -6,7 +6,7 @@
 Starts the API under gunicorn (the repo's gunicorn.py), K worker processes (some
 ``--steps transcript`` only, the rest everything else), an embedded Postgres of its own
 (so that it can restart it), a local download server and a local OpenAI-compatible server,
-and submits N videos of real speech (../shared/media, several lengths; some twice). While
+and submits N videos of real speech (tests/media, several lengths; some twice). While
 they run it SIGKILLs workers (aimed at download, transcript and clip generation, then at
 random), has the download server drop connections at random offsets, answer 500/503 and
 crawl, has the LLM answer 429 + Retry-After, 500, time out, send truncated and garbled JSON

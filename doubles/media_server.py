@@ -25,7 +25,7 @@ from pathlib import Path
 
 from doubles.quiet_server import QuietServer
 
-MIME = {".mp4": "video/mp4", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".wav": "audio/wav",
+MIME = {".mp4": "video/mp4", ".flac": "audio/flac", ".mp3": "audio/mpeg", ".wav": "audio/wav", ".opus": "audio/ogg",
         ".html": "text/html", ".txt": "text/plain", ".m3u8": "application/vnd.apple.mpegurl",
         ".ts": "video/mp2t"}
 

@@ -25,8 +25,8 @@ from workers.queue.migrate import apply_migrations
 from workers.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
-# Real media (../shared/media beside the checkout; see its SOURCES.md).
-MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO.parent / "shared" / "media")
+# Real media that ships in the repository (tests/media/SOURCES.md: origins and licences).
+MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO / "tests" / "media")
 TABLES = ("videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, "
           "step_concurrency_limits, webhook_subscriptions, webhook_deliveries, uploads, transcript_segments, "
           "ask_usage, search_configs")
@@ -156,7 +156,7 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.02, message: 
 @pytest.fixture
 def media():
     if not (MEDIA / "SHA256SUMS").is_file():
-        raise RuntimeError(f"test media not found at {MEDIA}; set CLIPQUEUE_TEST_MEDIA")
+        raise RuntimeError(f"test media not found at {MEDIA} (it ships in tests/media; CLIPQUEUE_TEST_MEDIA overrides)")
     return MEDIA
 
 
