@@ -10,6 +10,9 @@ a manifest that points at a private address, or a name that re-resolves to one b
 check and the connection is refused before any byte is sent. No proxies (they would move
 the connection out of the guard's sight), and only http/https.
 
+yt-dlp's other ways out -- an external ffmpeg, aria2c, curl, rtmpdump or PhantomJS that would
+open its own connections -- are refused for the same download (``programs``).
+
 ``abort`` (a step's ``ctx.on_abort``) shuts every open socket of the download and refuses new
 ones: a host that trickles a byte every few seconds cannot hold the step past its deadline
 or a cancellation.
@@ -56,10 +59,7 @@ class GuardedConnections:
         try:
             candidates = self.guard.addresses(host, port)
         except UrlRejected as exc:
-            refused = GuardRefused(exc.code, exc.message, host)
-            with self._lock:
-                self.refused.append(refused)
-            raise refused from None
+            raise self.record(GuardRefused(exc.code, exc.message, host)) from None
         error: OSError | None = None
         for ip in candidates:
             family = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -83,6 +83,12 @@ class GuardedConnections:
                     break
         raise error or OSError(f"no address to connect to for {host}")
 
+    def record(self, refused: GuardRefused) -> GuardRefused:
+        """Keep a refusal (yt-dlp may swallow the exception; ``classify`` finds it here)."""
+        with self._lock:
+            self.refused.append(refused)
+        return refused
+
     def abort(self) -> None:
         """Shut every socket of this download (blocked reads return at once) and refuse new ones."""
         with self._lock:
@@ -100,9 +106,13 @@ class GuardedConnections:
 
 
 def install(ydl, connections: GuardedConnections) -> None:
-    """Make ``connections`` the only way ``ydl`` reaches the network."""
+    """Make ``connections`` the only way ``ydl`` reaches the network: its request director, and
+    no external program that would connect by itself (``programs.seal``)."""
+    from workers.pipeline.fetcher.programs import seal
+
     handler = _handler_class(connections)
     ydl.__dict__["_request_director"] = ydl.build_request_director([handler])
+    seal(ydl, connections)
 
 
 def _handler_class(connections: GuardedConnections):
