@@ -46,9 +46,9 @@ def receiver():
     server.stop()
 
 
-def dispatcher(database_url, hooks, tmp_path, resolver=public_localhost):
+def dispatcher(database_url, hooks, tmp_path, resolver=public_localhost, name="test"):
     services = {"storage": LocalStorage(tmp_path / "storage"), "resolver": resolver, "address_policy": pretend_public}
-    return Dispatcher(database_url, hooks, services, name="test", poll_interval=0.05)
+    return Dispatcher(database_url, hooks, services, name=name, poll_interval=0.05)
 
 
 def process(database_url, settings):

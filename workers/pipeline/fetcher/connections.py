@@ -1,4 +1,5 @@
-"""Every connection of one download goes through the SSRF guard, inside yt-dlp.
+"""The guarded connection factory: every connection of a download (inside yt-dlp) and of a
+webhook delivery (``webhooks.sender``) goes through the SSRF guard here.
 
 yt-dlp sends all its HTTP (the HEAD probe, extractor pages, redirects, the media GET, HLS and
 DASH manifests and segments with its native downloaders) through one request director.
@@ -38,12 +39,13 @@ class GuardRefused(OSError):
         self.code, self.message, self.host = code, message, host
 
 
-class DownloadAborted(OSError):
-    """The step was told to stop; no new connection is opened."""
+class ConnectionsAborted(OSError):
+    """The download or delivery was told to stop (``abort``); no new connection is opened."""
 
 
 class GuardedConnections:
-    """The connection factory of one download (thread-safe: HLS fetches fragments in threads)."""
+    """The guarded connection factory of one download or one webhook delivery (thread-safe:
+    HLS fetches fragments in threads). ``refused`` keeps what the guard refused."""
 
     def __init__(self, guard: Guard):
         self.guard = guard
@@ -55,7 +57,7 @@ class GuardedConnections:
     def create_connection(self, address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **_):
         host, port = address
         if self._aborted:
-            raise DownloadAborted("the download was stopped")
+            raise ConnectionsAborted("stopped: no new connection")
         try:
             candidates = self.guard.addresses(host, port)
         except UrlRejected as exc:
@@ -71,7 +73,7 @@ class GuardedConnections:
                     sock.bind(source_address)
                 with self._lock:
                     if self._aborted:
-                        raise DownloadAborted("the download was stopped")
+                        raise ConnectionsAborted("stopped: no new connection")
                     self._sockets.add(sock)
                 sock.connect((ip, port))
                 return sock
@@ -79,7 +81,7 @@ class GuardedConnections:
                 self._forget(sock)
                 sock.close()
                 error = exc
-                if isinstance(exc, DownloadAborted):
+                if isinstance(exc, ConnectionsAborted):
                     break
         raise error or OSError(f"no address to connect to for {host}")
 
@@ -89,8 +91,13 @@ class GuardedConnections:
             self.refused.append(refused)
         return refused
 
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
     def abort(self) -> None:
-        """Shut every socket of this download (blocked reads return at once) and refuse new ones."""
+        """Shut every socket of this download or delivery (blocked reads and writes return at
+        once) and refuse new ones."""
         with self._lock:
             self._aborted = True
             sockets = list(self._sockets)

@@ -257,3 +257,11 @@ class Guard:
         if not self.allow_private:
             _check_addresses(addresses, self.allowed)
         return addresses
+
+
+def guard_for(settings, services) -> Guard:
+    """The SSRF guard of a worker's downloads and of the webhook dispatcher: resolver and
+    address policy are injectable services."""
+    return Guard(allow_private=settings.allow_private_urls,
+                 resolver=services.get("resolver") or system_resolver,
+                 allowed=services.get("address_policy") or is_public_address)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from workers.pipeline.fetcher.classify import classify
 from workers.pipeline.fetcher.connections import GuardedConnections, guard_error, install
-from workers.pipeline.fetcher.guard import Guard, UrlRejected, is_public_address, system_resolver
+from workers.pipeline.fetcher.guard import Guard, UrlRejected, guard_for
 from workers.pipeline.fetcher.programs import JS_RUNTIMES
 from workers.queue.errors import PermanentError, TransientError
 
@@ -49,13 +49,6 @@ def check_duration(duration: float | None, settings) -> None:
     if duration and duration > settings.max_duration_s:
         raise PermanentError("too_long", f"the video is {duration / 60:.0f} min long; the limit is "
                                          f"{settings.max_duration_s / 60:.0f} min")
-
-
-def guard_for(settings, services) -> Guard:
-    """The SSRF guard of this worker: resolver and address policy are injectable services."""
-    return Guard(allow_private=settings.allow_private_urls,
-                 resolver=services.get("resolver") or system_resolver,
-                 allowed=services.get("address_policy") or is_public_address)
 
 
 def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:

@@ -12,8 +12,8 @@ WITH live AS (
 ), job AS (
     SELECT id, status FROM live UNION ALL SELECT id, status FROM archived
 ), sub AS (
-    INSERT INTO webhook_subscriptions (job_id, callback_url)
-    SELECT id, %(callback_url)s FROM job
+    INSERT INTO webhook_subscriptions (job_id, callback_url, receiver)
+    SELECT id, %(callback_url)s, %(receiver)s FROM job
     ON CONFLICT (job_id, callback_url) DO NOTHING
     RETURNING id, job_id
 ), late AS (
@@ -25,16 +25,34 @@ WITH live AS (
 )
 SELECT (SELECT count(*) FROM sub) AS subscribed, (SELECT count(*) FROM late) AS due_now;
 
+-- name: lock_claims
+-- Taken before claim_deliveries, in its transaction: claims are made one at a time across
+-- the fleet, so each sees every attempt already in flight (two dispatchers never start on
+-- one receiver at once).
+SELECT pg_advisory_xact_lock(%(key)s);
+
 -- name: claim_deliveries
--- Up to %(limit)s due deliveries, leased to this dispatcher (an expired lease is due again).
-WITH due AS (
-    SELECT d.id
-      FROM webhook_deliveries d
+-- Up to %(limit)s due deliveries, leased to this dispatcher (an expired lease is due again):
+-- the oldest due one of each receiver that has no attempt in flight (a live lease), oldest
+-- first. So one receiver holds at most one dispatcher thread, however slow it answers.
+WITH busy AS (
+    SELECT DISTINCT s.receiver
+      FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+     WHERE d.state = 'pending' AND d.locked_by IS NOT NULL AND d.lease_expires_at >= now()
+), oldest AS (
+    SELECT DISTINCT ON (s.receiver) d.id, d.next_attempt_at
+      FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
      WHERE d.state = 'pending' AND d.next_attempt_at <= now()
        AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
-     ORDER BY d.next_attempt_at, d.id
+       AND s.receiver NOT IN (SELECT receiver FROM busy)
+     ORDER BY s.receiver, d.next_attempt_at, d.id
+), due AS (
+    SELECT d.id
+      FROM webhook_deliveries d JOIN oldest o ON o.id = d.id
+     WHERE d.state = 'pending' AND (d.lease_expires_at IS NULL OR d.lease_expires_at < now())
+     ORDER BY o.next_attempt_at, o.id
      LIMIT %(limit)s
-       FOR UPDATE SKIP LOCKED
+       FOR UPDATE OF d SKIP LOCKED
 )
 UPDATE webhook_deliveries d
    SET locked_by = %(worker_id)s,
@@ -44,11 +62,13 @@ UPDATE webhook_deliveries d
  WHERE d.id = due.id
 RETURNING d.id, d.message_id, d.event_type, d.attempts, d.job_id,
           (SELECT s.callback_url FROM webhook_subscriptions s WHERE s.id = d.subscription_id) AS callback_url,
+          (SELECT s.receiver FROM webhook_subscriptions s WHERE s.id = d.subscription_id) AS receiver,
           (SELECT j.token FROM video_jobs j WHERE j.id = d.job_id) AS token;
 
 -- name: finish_delivery
--- The outcome of one attempt, fenced by its lease: delivered, retry (after
--- %(delay_seconds)s) or failed. Zero rows: another dispatcher took it over.
+-- The outcome of one attempt, fenced by its lease (this dispatcher, this attempt, not
+-- expired): delivered, retry (after %(delay_seconds)s) or failed. Zero rows: the lease was
+-- lost (another dispatcher may have the delivery): the outcome is dropped.
 UPDATE webhook_deliveries d
    SET state = CASE %(outcome)s WHEN 'delivered' THEN 'delivered' WHEN 'failed' THEN 'failed'
                                 ELSE 'pending' END::webhook_delivery_state,
@@ -60,6 +80,7 @@ UPDATE webhook_deliveries d
        locked_by = NULL,
        lease_expires_at = NULL
  WHERE d.id = %(id)s AND d.state = 'pending' AND d.locked_by = %(worker_id)s AND d.attempts = %(attempt)s
+   AND d.lease_expires_at > now()
    AND %(outcome)s IN ('delivered', 'retry', 'failed')
 RETURNING d.id;
 

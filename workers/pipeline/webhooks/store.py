@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
+from workers.pipeline.fetcher.guard import DEFAULT_PORTS
+from workers.pipeline.fetcher.urlnorm import normalize_host
 from workers.queue.retry import finite_delay
 from workers.queue.sql import load
 
@@ -15,16 +18,37 @@ def _sql(name: str) -> str:
     return load(QUERIES)[name]
 
 
+CLAIM_LOCK = 0x77686B73  # 'whks': the advisory lock that makes claims one at a time
+
+
+def receiver(callback_url: str) -> str:
+    """The unit the dispatchers take turns on: the callback URL's host (normalized, as the
+    guard sees it) and its port when it is not the scheme's default."""
+    parts = urlsplit(callback_url)
+    try:
+        host = normalize_host(parts.hostname or "")
+    except ValueError:
+        host = (parts.hostname or "").lower()
+    host = f"[{host}]" if ":" in host else host
+    port = parts.port
+    return f"{host}:{port}" if port and port != DEFAULT_PORTS.get(parts.scheme.lower()) else host
+
+
 def subscribe(conn: psycopg.Connection, token: str, callback_url: str) -> bool:
     """Subscribe ``callback_url`` to the job; returns whether it is a new subscription. A job
     already done or failed gets its delivery at once."""
-    row = conn.execute(_sql("subscribe"), {"token": token, "callback_url": callback_url}).fetchone()
+    row = conn.execute(_sql("subscribe"), {"token": token, "callback_url": callback_url,
+                                           "receiver": receiver(callback_url)}).fetchone()
     return bool(row["subscribed"])
 
 
 def claim(conn: psycopg.Connection, *, worker_id: str, limit: int, lease_seconds: float) -> list[dict]:
+    """Up to ``limit`` due deliveries, at most one per receiver and none to a receiver with an
+    attempt in flight anywhere in the fleet (claims are serialized by an advisory lock)."""
     params = {"worker_id": worker_id, "limit": limit, "lease_seconds": lease_seconds}
-    return conn.execute(_sql("claim_deliveries"), params).fetchall()
+    with conn.transaction():
+        conn.execute(_sql("lock_claims"), {"key": CLAIM_LOCK})
+        return conn.execute(_sql("claim_deliveries"), params).fetchall()
 
 
 def finish(conn: psycopg.Connection, delivery: dict, *, worker_id: str, outcome: str, delay_seconds: float = 0.0,
