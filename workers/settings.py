@@ -115,8 +115,9 @@ class Settings:
     llm_timeout_s: float = 60.0     # one request to the OpenAI-compatible server
     llm_price_input: float = 2.5    # USD per million prompt tokens
     llm_price_output: float = 10.0  # USD per million completion tokens
-    ask_timeout_s: float = 20.0     # POST /public/video/ask: the LLM's whole budget, retries included
+    ask_timeout_s: float = 20.0     # POST /public/video/ask: its whole time, the LLM's retries and waits included
     ask_per_minute: int = 10        # questions per token per minute
+    ask_concurrency: int = 2        # questions in flight per API process (beyond: 429)
     clip_min_s: float = 15.0
     clip_max_s: float = 60.0
     max_clips: int = 5
@@ -191,6 +192,7 @@ class Settings:
             render_parallel=_number(env, "CLIPQUEUE_RENDER_PARALLEL", cls.render_parallel, kind=int, minimum=1),
             ask_timeout_s=_number(env, "CLIPQUEUE_ASK_TIMEOUT_S", cls.ask_timeout_s, minimum=1),
             ask_per_minute=_number(env, "CLIPQUEUE_ASK_PER_MINUTE", cls.ask_per_minute, kind=int, minimum=1),
+            ask_concurrency=_number(env, "CLIPQUEUE_ASK_CONCURRENCY", cls.ask_concurrency, kind=int, minimum=1),
             no_subject_frame=_choice(env, "CLIPQUEUE_NO_SUBJECT_FRAME", cls.no_subject_frame, ("blur", "centre")),
             ffmpeg=env.get("CLIPQUEUE_FFMPEG") or None,
             retention_days=_number(env, "CLIPQUEUE_RETENTION_DAYS", cls.retention_days),
