@@ -34,7 +34,7 @@ def prompt():
 def test_a_trickling_receiver_is_cut_at_the_attempts_total_deadline(api, trickler, database_url, settings, hooks,
                                                                      tmp_path, db):
     hooks = hooks.replace(webhook_timeout_s=1.5)
-    token = submit(api, trickler)
+    token = submit(api, trickler)["token"]
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path).start()
     try:

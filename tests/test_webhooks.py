@@ -5,6 +5,7 @@ never in the pipeline's way."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -64,21 +65,29 @@ def delivered(database_url, hooks, tmp_path, receiver, count: int = 1) -> list[d
         sender.stop()
 
 
-def submit(api, receiver, url="http://localhost/talk.mp4", **extra):
+def submit(api, receiver, url="http://localhost/talk.mp4", **extra) -> dict:
+    """The 202's body: the token, the subscription's ``webhook`` id, and a ``status_url`` that names both."""
     response = api.post("/public/video", json={"url": url, "callback_url": receiver.url(), **extra})
     assert response.status_code == 202, response.get_json()
-    return response.get_json()["token"]
+    return response.get_json()
+
+
+def own(api, accepted: dict) -> list[dict]:
+    """The deliveries the subscriber sees of its own webhook (by its status_url)."""
+    return api.get(accepted["status_url"]).get_json()["webhooks"]
 
 
 def test_a_done_video_is_announced_with_a_signed_event_shaped_like_its_status(api, receiver, database_url,
                                                                               settings, hooks, tmp_path, db):
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
+    token = accepted["token"]
     process(database_url, settings)
     [request] = delivered(database_url, hooks, tmp_path, receiver)
     event = Webhook(SECRET).verify(request["body"], request["headers"])  # raises on a bad signature
     assert event["type"] == "video.done" and event["data"]["token"] == token
     assert_body_conforms("/public/video/status", "get", 200, event["data"])
-    status = api.get(f"/public/video/status?token={token}").get_json()
+    assert "webhooks" not in event["data"]
+    status = api.get(accepted["status_url"]).get_json()
     assert event["data"]["result"] == status["result"] and event["data"]["status"] == "done"
     [delivery] = status["webhooks"]
     assert delivery["event"] == "video.done" and delivery["state"] == "delivered" and delivery["attempts"] == 1
@@ -91,13 +100,13 @@ def test_a_done_video_is_announced_with_a_signed_event_shaped_like_its_status(ap
 def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(api, receiver, database_url, settings,
                                                                      hooks, tmp_path, db):
     receiver.script = [500, 503, 429]
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path).start()
     try:
         requests = receiver.wait_for(4)
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "delivered", timeout=10, message="the delivery to be recorded")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "delivered", timeout=10,
+                 message="the delivery to be recorded")
     finally:
         sender.stop()
     assert [r["status"] for r in requests] == [500, 503, 429, 200]
@@ -106,39 +115,37 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(api, receiv
     gaps = [b["t"] - a["t"] for a, b in zip(requests, requests[1:])]
     # equal-jitter backoff from 0.05 s: each wait is at least half of 0.05 x 2^n
     assert all(gap >= 0.05 * 2 ** n / 2 for n, gap in enumerate(gaps)), gaps
-    assert api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["attempts"] == 4
+    assert own(api, accepted)[0]["attempts"] == 4
 
 
 def test_a_receiver_that_never_answers_2xx_fails_after_the_last_attempt(api, receiver, database_url, settings,
                                                                         hooks, tmp_path, db):
     receiver.script = [500] * 10
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
     process(database_url, settings)
     sender = dispatcher(database_url, hooks.replace(webhook_max_attempts=3), tmp_path).start()
     try:
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "failed", timeout=15, message="the delivery to fail")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=15, message="the delivery to fail")
     finally:
         sender.stop()
-    [delivery] = api.get(f"/public/video/status?token={token}").get_json()["webhooks"]
+    [delivery] = own(api, accepted)
     assert delivery["attempts"] == 3 and delivery["last_status"] == 500 and len(receiver.requests) == 3
 
 
 def test_410_gone_stops_the_deliveries_at_once(api, receiver, database_url, settings, hooks, tmp_path, db):
     receiver.script = [410]
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path).start()
     try:
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "failed", timeout=10, message="the delivery to stop")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=10, message="the delivery to stop")
     finally:
         sender.stop()
     assert len(receiver.requests) == 1
 
 
 def test_a_failed_video_is_announced_too(api, receiver, database_url, settings, hooks, tmp_path, db):
-    token = submit(api, receiver)
+    token = submit(api, receiver)["token"]
     db.execute("UPDATE video_processing_queue SET options = options || %s::jsonb WHERE token = %s",
                (json.dumps({"script": {"transcript": {"fail": "permanent"}}}), token))
     process(database_url, settings)
@@ -151,7 +158,7 @@ def test_a_subscriber_after_the_end_is_told_at_once(api, receiver, database_url,
     first = api.post("/public/video", json={"url": "http://localhost/late.mp4"}).get_json()["token"]
     process(database_url, settings)
     again = submit(api, receiver, url="http://localhost/late.mp4")  # the same URL: the finished job's token
-    assert again == first
+    assert again["token"] == first
     [request] = delivered(database_url, hooks, tmp_path, receiver)
     assert json.loads(request["body"])["type"] == "video.done"
 
@@ -171,14 +178,13 @@ def test_a_callback_to_a_private_address_is_refused_before_any_connection(api, r
         response = client.post("/public/video", json={"url": "http://localhost/b.mp4",
                                                       "callback_url": f"http://flip.test:{receiver.port}/hook"})
         assert response.status_code == 202, response.get_json()
-        token = response.get_json()["token"]
+        accepted = response.get_json()
     finally:
         app.extensions["clipqueue"].pool.close()
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path, resolver=flipping).start()
     try:
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "failed", timeout=10, message="the delivery to be refused")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=10, message="the delivery to be refused")
     finally:
         sender.stop()
     row = db.execute("SELECT last_error FROM webhook_deliveries").fetchone()
@@ -223,3 +229,70 @@ def test_a_slow_receiver_never_holds_up_the_pipeline(api, receiver, database_url
         receiver.wait_for(1)
     finally:
         sender.stop()
+
+
+def test_a_video_takes_at_most_five_subscriptions(api, database_url, hooks, db):
+    # At the cap and one past it; an existing subscription's callback is no new one.
+    hook = "http://localhost/hook{}"
+    accepted = [api.post("/public/video", json={"url": "http://localhost/popular.mp4", "callback_url": hook.format(n)})
+                for n in range(5)]
+    assert [r.status_code for r in accepted] == [202] * 5
+    ids = [r.get_json()["webhook"] for r in accepted]
+    assert len(set(ids)) == 5 and len({r.get_json()["token"] for r in accepted}) == 1
+    sixth = api.post("/public/video", json={"url": "http://localhost/popular.mp4", "callback_url": hook.format(5)})
+    assert_error(sixth, 409, "too_many_webhooks")
+    again = api.post("/public/video", json={"url": "http://localhost/popular.mp4", "callback_url": hook.format(2)})
+    assert again.status_code == 202 and again.get_json()["webhook"] == ids[2]
+    assert db.execute("SELECT count(*) AS n FROM webhook_subscriptions").fetchone()["n"] == 5
+
+
+def test_the_cap_holds_when_subscribers_race(database_url, db, hooks, tmp_path):
+    app = create_app({"settings": hooks.replace(webhook_max_per_video=3), "database_url": database_url,
+                      "resolver": public_localhost, "address_policy": pretend_public,
+                      "storage": LocalStorage(tmp_path / "storage")})
+    token = app.test_client().post("/public/video", json={"url": "http://localhost/race.mp4"}).get_json()["token"]
+    codes, start = [], threading.Barrier(8)
+
+    def subscribe(n):
+        client = app.test_client()
+        start.wait()
+        codes.append(client.post("/public/video", json={"url": "http://localhost/race.mp4",
+                                                        "callback_url": f"http://localhost/racer{n}"}).status_code)
+
+    threads = [threading.Thread(target=subscribe, args=(n,)) for n in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        app.extensions["clipqueue"].pool.close()
+    assert sorted(codes) == [202] * 3 + [409] * 5
+    assert db.execute("SELECT count(*) AS n FROM webhook_subscriptions s JOIN video_jobs j ON j.id = s.job_id "
+                      "WHERE j.token = %s", (token,)).fetchone()["n"] == 3
+
+
+def test_a_caller_sees_only_its_own_webhook_never_another_subscribers_host(api, receiver, database_url, settings,
+                                                                          hooks, tmp_path, db):
+    mine = submit(api, receiver, url="http://localhost/shared.mp4")
+    theirs = api.post("/public/video", json={"url": "http://localhost/shared.mp4",
+                                             "callback_url": f"http://public.test:{receiver.port}/theirs"}).get_json()
+    other_video = submit(api, receiver, url="http://localhost/other.mp4")
+    assert mine["token"] == theirs["token"] and mine["webhook"] != theirs["webhook"]
+    assert f"webhook={mine['webhook']}" in mine["status_url"]
+    assert own(api, mine) == []  # subscribed; no event yet
+    process(database_url, settings)
+    delivered(database_url, hooks, tmp_path, receiver, count=3)
+    wait_for(lambda: all(own(api, sub) and own(api, sub)[0]["state"] == "delivered" for sub in (mine, theirs)),
+             timeout=10, message="the deliveries to be recorded")
+    [seen] = own(api, mine)
+    assert seen["host"] == "localhost" and "public.test" not in json.dumps(api.get(mine["status_url"]).get_json())
+    [seen] = own(api, theirs)
+    assert seen["host"] == "public.test"
+    # The token alone shows no one's webhooks.
+    assert "webhooks" not in api.get(f"/public/video/status?token={mine['token']}").get_json()
+    # Another video's webhook id, or a made-up one, is no subscription of this video; a malformed one is a 400.
+    wrong = api.get(f"/public/video/status?token={mine['token']}&webhook={other_video['webhook']}")
+    assert_error(wrong, 404, "unknown_webhook")
+    assert_error(api.get(f"/public/video/status?token={mine['token']}&webhook=wh_{'0' * 32}"), 404, "unknown_webhook")
+    assert_error(api.get(f"/public/video/status?token={mine['token']}&webhook=nope"), 400, "invalid_webhook")

@@ -145,6 +145,7 @@ class Settings:
     webhook_max_attempts: int = 12          # deliveries tried this many times before they fail
     webhook_timeout_s: float = 10.0         # one delivery attempt, the whole exchange, takes at most this
     webhook_concurrency: int = 4            # delivery attempts in flight per dispatcher (one per receiver)
+    webhook_max_per_video: int = 5          # callback subscriptions one video may have
     webhook_retry_base_s: float = 5.0       # first retry delay (doubling, jittered, capped at 1 h)
     upload_ttl_s: float = 86400.0           # an unfinished upload expires this long after its last chunk
 
@@ -221,6 +222,8 @@ class Settings:
             webhook_timeout_s=_number(env, "CLIPQUEUE_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, minimum=0.5),
             webhook_concurrency=_number(env, "CLIPQUEUE_WEBHOOK_CONCURRENCY", cls.webhook_concurrency, kind=int,
                                         minimum=1),
+            webhook_max_per_video=_number(env, "CLIPQUEUE_WEBHOOK_MAX_PER_VIDEO", cls.webhook_max_per_video,
+                                          kind=int, minimum=1),
             webhook_retry_base_s=_number(env, "CLIPQUEUE_WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s,
                                          minimum=0.01),
             upload_ttl_s=_number(env, "CLIPQUEUE_UPLOAD_TTL_S", cls.upload_ttl_s, minimum=60),

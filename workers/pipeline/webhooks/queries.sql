@@ -1,21 +1,34 @@
 -- The webhook outbox's statements, by name (workers/pipeline/webhooks/store.py).
 
+-- name: lock_job
+-- Taken before subscribe, in its transaction: the job's row (live, or else archived), so
+-- that subscribe's own snapshot sees every subscription committed before it (the cap holds)
+-- and the job's latest status (a move to done or failed either committed before -- then
+-- subscribe writes the delivery -- or waits for this transaction, and its trigger does).
+SELECT q.id FROM video_processing_queue q WHERE q.token = %(token)s FOR UPDATE;
+
+-- name: lock_archived_job
+SELECT a.id FROM video_processing_archive a WHERE a.token = %(token)s FOR UPDATE;
+
 -- name: subscribe
--- A submitter's callback for a job. The live row is locked first, so a move to done or
--- failed either commits before (then this statement sees it and writes the delivery) or
--- waits for this subscription (then its trigger writes the delivery): never neither.
-WITH live AS (
-    SELECT q.id, q.status FROM video_processing_queue q WHERE q.token = %(token)s FOR UPDATE
-), archived AS (
+-- A submitter's callback for a job, at most %(most)s per job. Returns the subscription's
+-- public id (a new one, or the existing one of this callback URL), or NULL when the job has
+-- %(most)s other subscriptions already. A job already done or failed gets its delivery now.
+WITH job AS (
+    SELECT q.id, q.status FROM video_processing_queue q WHERE q.token = %(token)s
+    UNION ALL
     SELECT a.id, a.status FROM video_processing_archive a
-     WHERE a.token = %(token)s AND NOT EXISTS (SELECT 1 FROM live)
-), job AS (
-    SELECT id, status FROM live UNION ALL SELECT id, status FROM archived
+     WHERE a.token = %(token)s AND NOT EXISTS (SELECT 1 FROM video_processing_queue q WHERE q.token = %(token)s)
+), existing AS (
+    SELECT s.public_id FROM webhook_subscriptions s JOIN job ON job.id = s.job_id
+     WHERE s.callback_url = %(callback_url)s
 ), sub AS (
     INSERT INTO webhook_subscriptions (job_id, callback_url, receiver)
-    SELECT id, %(callback_url)s, %(receiver)s FROM job
+    SELECT job.id, %(callback_url)s, %(receiver)s FROM job
+     WHERE NOT EXISTS (SELECT 1 FROM existing)
+       AND (SELECT count(*) FROM webhook_subscriptions s WHERE s.job_id = job.id) < %(most)s
     ON CONFLICT (job_id, callback_url) DO NOTHING
-    RETURNING id, job_id
+    RETURNING id, job_id, public_id
 ), late AS (
     INSERT INTO webhook_deliveries (subscription_id, job_id, event_type)
     SELECT sub.id, sub.job_id, 'video.' || job.status::text
@@ -23,7 +36,8 @@ WITH live AS (
      WHERE job.status IN ('done', 'failed')
     RETURNING id
 )
-SELECT (SELECT count(*) FROM sub) AS subscribed, (SELECT count(*) FROM late) AS due_now;
+SELECT coalesce((SELECT public_id FROM sub), (SELECT public_id FROM existing)) AS public_id,
+       EXISTS (SELECT 1 FROM sub) AS created, (SELECT count(*) FROM late) AS due_now;
 
 -- name: lock_claims
 -- Taken before claim_deliveries, in its transaction: claims are made one at a time across
@@ -84,13 +98,15 @@ UPDATE webhook_deliveries d
    AND %(outcome)s IN ('delivered', 'retry', 'failed')
 RETURNING d.id;
 
--- name: deliveries_for_token
--- What the status response shows of a job's webhooks (never the callback URL's path or query).
+-- name: deliveries_for_subscription
+-- What the status response shows a subscriber of its own webhook (never the callback URL's
+-- path or query, nor any other subscription): one row per event, or one row of NULLs when
+-- no event is due yet; no row when %(public_id)s is no subscription of this token's job.
 SELECT d.event_type AS event, d.state::text AS state, d.attempts, d.last_status,
        CASE WHEN d.state = 'pending' THEN d.next_attempt_at END AS next_attempt_at, d.delivered_at,
        s.callback_url
-  FROM webhook_deliveries d
-  JOIN webhook_subscriptions s ON s.id = d.subscription_id
-  JOIN video_jobs j ON j.id = d.job_id
- WHERE j.token = %(token)s
+  FROM webhook_subscriptions s
+  JOIN video_jobs j ON j.id = s.job_id
+  LEFT JOIN webhook_deliveries d ON d.subscription_id = s.id
+ WHERE j.token = %(token)s AND s.public_id = %(public_id)s
  ORDER BY d.id;
