@@ -9,13 +9,14 @@ its request log must stay empty."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
-from workers.queue.errors import PermanentError
+from workers.queue.errors import PermanentError, TransientError
 from workers.pipeline.steps import download
 
-from doubles.dns import PUBLIC_ALIAS, Flipping, pretend_public, public_localhost
+from doubles.dns import PUBLIC_ALIAS, Flipping, Unanswered, pretend_public, public_localhost
 from doubles.media_server import MediaServer
 from workers.pipeline.media import ffmpeg_binary
 
@@ -272,3 +273,19 @@ def test_every_downloader_but_yt_dlps_own_is_refused_for_a_guarded_download(tmp_
 
 def secret_url() -> str:
     return "http://127.0.0.1:9/never-fetched.mp4"  # port 9 (discard): nothing listens; nothing connects
+
+
+def test_a_video_hosts_dns_that_does_not_answer_is_a_transient_failure_within_the_bound(guarded, public_server,
+                                                                                         media):
+    hole = Unanswered()
+    video, ctx = guarded(public_server.add("/v.mp4", media / "manifesto.mp4"), resolver=hole, dns_timeout_s=0.3)
+    started = time.monotonic()
+    try:
+        with pytest.raises(TransientError) as err:
+            download.run(video, ctx)
+    finally:
+        hole.answer()
+    # Two lookups of at most 0.3 s each (the early check lets a slow name through; the
+    # connection's own lookup gives up): seconds, where an unbounded lookup waits a minute.
+    assert err.value.cause == "dns_timeout" and time.monotonic() - started < 10
+    assert public_server.log == [] and nothing_stored(guarded.storage)

@@ -5,12 +5,13 @@ never in the pipeline's way."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from doubles.dns import Flipping, pretend_public, public_localhost
+from doubles.dns import Flipping, Unanswered, pretend_public, public_localhost
 from doubles.receiver import Receiver
 from server import create_app
 from workers.pipeline.storage import LocalStorage
@@ -296,3 +297,40 @@ def test_a_caller_sees_only_its_own_webhook_never_another_subscribers_host(api, 
     assert_error(wrong, 404, "unknown_webhook")
     assert_error(api.get(f"/public/video/status?token={mine['token']}&webhook=wh_{'0' * 32}"), 404, "unknown_webhook")
     assert_error(api.get(f"/public/video/status?token={mine['token']}&webhook=nope"), 400, "invalid_webhook")
+
+
+class NoSuchNameOnce:
+    """The receiver's name does not resolve at the first delivery (NXDOMAIN, a DNS outage),
+    then resolves again."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls += 1
+        if self.calls == 1:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return public_localhost(host, port)
+
+
+@pytest.mark.parametrize("dns", ["black hole", "no such name once"])
+def test_a_receiver_whose_dns_fails_at_delivery_is_retried(api, receiver, database_url, settings, hooks, tmp_path,
+                                                           db, dns):
+    accepted = submit(api, receiver)
+    process(database_url, settings)
+    resolver = Unanswered() if dns == "black hole" else NoSuchNameOnce()
+    # The worker's lookups are bounded like the API's: a black hole costs an attempt 0.3 s.
+    sender = dispatcher(database_url, hooks.replace(dns_timeout_s=0.3), tmp_path, resolver=resolver).start()
+    try:
+        first = wait_for(lambda: db.execute("SELECT * FROM webhook_deliveries WHERE last_error IS NOT NULL")
+                         .fetchone(), timeout=10, message="the first attempt's outcome")
+        if dns == "black hole":
+            resolver.answer()
+        wait_for(lambda: own(api, accepted)[0]["state"] == "delivered", timeout=10, message="a later attempt")
+    finally:
+        sender.stop()
+        if dns == "black hole":
+            resolver.answer()
+    cause = "dns_timeout" if dns == "black hole" else "unresolvable_host"
+    assert first["state"] == "pending" and first["last_error"].startswith(cause), first
+    assert own(api, accepted)[0]["attempts"] >= 2 and len(receiver.requests) == 1

@@ -4,7 +4,7 @@ turned into a ``PermanentError`` or a ``TransientError`` with a stable cause.
 Permanent: unsupported URL, 404/410, 401/403, other 4xx, private/removed, an empty file, a
 refused address, a redirect loop, a stream that needs an external program (``programs``) or
 is DRM-protected. Transient: connection drops, time-outs, 5xx, 429 (with
-the host's Retry-After), a full disk. The yt-dlp text stays in ``details`` for operators.
+the host's Retry-After), a full disk, a DNS that did not answer within CLIPQUEUE_DNS_TIMEOUT_S. The yt-dlp text stays in ``details`` for operators.
 """
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def classify(exc, connections: GuardedConnections | None = None) -> Exception:
     text = str(exc).replace("ERROR: ", "")
     details = {"error": text[:1000], "error_type": type(cause).__name__ if cause else None}
     refused = guard_error(exc) or (connections.refused[0] if connections and connections.refused else None)
+    if refused is not None and refused.code == "dns_timeout":
+        return TransientError("dns_timeout", "the video host's name did not resolve in time; retrying later",
+                              details={**details, "host": refused.host})
     if isinstance(refused, ExternalProgramRefused):
         return PermanentError(refused.code, refused.message, details={**details, "program": refused.program})
     if refused is not None:

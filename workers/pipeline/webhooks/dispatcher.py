@@ -10,7 +10,8 @@ lease, which outlives the deadline:
 
 * 2xx: delivered;
 * 410 Gone, or an address the guard refuses: failed, at once;
-* anything else (another status, a refused or dropped connection, the deadline): tried again
+* anything else (another status, a refused or dropped connection, the deadline, a name that
+  does not resolve or whose DNS does not answer within CLIPQUEUE_DNS_TIMEOUT_S): tried again
   after an exponential, jittered backoff, until CLIPQUEUE_WEBHOOK_MAX_ATTEMPTS are spent.
 
 So a slow or trickling receiver holds one sending thread for at most the deadline per
@@ -39,6 +40,7 @@ from workers.queue.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+TRANSIENT_REFUSALS = ("unresolvable_host", "dns_timeout")
 LEASE_MARGIN_S = 30.0  # a lease outlives the attempt's deadline by this much (time to record the outcome)
 
 
@@ -153,6 +155,8 @@ class Dispatcher:
             status = sender.post(delivery["callback_url"], body, headers, guard=self.guard,
                                  timeout=self.settings.webhook_timeout_s)
         except sender.UrlRejected as exc:
+            if exc.code in TRANSIENT_REFUSALS:  # the receiver's DNS is down or slow: it may come back
+                return self._retry(delivery, None, f"{exc.code}: {exc.message}")
             return {"outcome": "failed", "error": f"{exc.code}: {exc.message}"}
         except (OSError, http.client.HTTPException) as exc:
             error = f"{type(exc).__name__}: {exc}"
