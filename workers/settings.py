@@ -52,31 +52,37 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
 
 
 def webhook_key(secret: str) -> bytes:
-    """The key bytes of a ``whsec_<base64>`` webhook secret (at least 24 of them);
-    ValueError when it is not one. Config validation and signing both use it."""
+    """The key bytes of a ``whsec_<base64>`` webhook secret (at least 24 of them), parsed
+    strictly: standard base64 with its padding, and nothing else after ``whsec_`` (a
+    character outside the alphabet, missing or extra padding, or bits past the last byte are
+    errors). ValueError when it is not one. Config validation and signing both use it."""
     import base64
+    import binascii
 
     if not secret.startswith("whsec_"):
         raise ValueError("a webhook secret looks like whsec_<base64>")
+    text = secret[len("whsec_"):]
     try:
-        key = base64.b64decode(secret[len("whsec_"):] + "==")
-    except ValueError:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
         raise ValueError("the webhook secret after whsec_ is not base64") from None
+    if base64.b64encode(key).decode("ascii") != text:
+        raise ValueError("the webhook secret after whsec_ is not base64 as written by an encoder")
     if len(key) < 24:
         raise ValueError("the webhook secret must hold at least 24 random bytes")
     return key
 
 
-def _webhook_secret(env: Mapping[str, str]) -> str | None:
-    raw = (env.get("CLIPQUEUE_WEBHOOK_SECRET") or "").strip()
+def _webhook_secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
     if not raw:
         return None
     try:
         webhook_key(raw)
-    except ValueError:
-        raise SettingsError("CLIPQUEUE_WEBHOOK_SECRET must be whsec_ followed by the base64 of at least 24 random "
-                            "bytes (python -c \"import base64,os;print('whsec_'+base64.b64encode(os.urandom(32))"
-                            ".decode())\")") from None
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be whsec_ followed by the base64 of at least 24 random bytes ({exc}; "
+                            "make one with python -c \"import base64,os;print('whsec_'+base64.b64encode("
+                            "os.urandom(32)).decode())\")") from None
     return raw
 
 
@@ -141,6 +147,7 @@ class Settings:
     request_timeout_s: int = 900            # gunicorn request timeout (the internal route runs a step)
     access_log: str = "-"                   # gunicorn access log ("-": stderr)
     webhook_secret: str | None = None       # whsec_<base64>: signs webhooks (none: callbacks refused)
+    webhook_secret_previous: str | None = None  # during a rotation: the old secret, signing too
     public_url: str | None = None           # this API's public base URL (absolute clip URLs in webhooks)
     webhook_max_attempts: int = 12          # deliveries tried this many times before they fail
     webhook_timeout_s: float = 10.0         # one delivery attempt, the whole exchange, takes at most this
@@ -215,7 +222,8 @@ class Settings:
             threads=_number(env, "CLIPQUEUE_THREADS", cls.threads, kind=int, minimum=1),
             request_timeout_s=_number(env, "CLIPQUEUE_REQUEST_TIMEOUT", cls.request_timeout_s, kind=int, minimum=1),
             access_log=env.get("CLIPQUEUE_ACCESS_LOG") or cls.access_log,
-            webhook_secret=_webhook_secret(env),
+            webhook_secret=_webhook_secret(env, "CLIPQUEUE_WEBHOOK_SECRET"),
+            webhook_secret_previous=_webhook_secret(env, "CLIPQUEUE_WEBHOOK_SECRET_PREVIOUS"),
             public_url=env.get("CLIPQUEUE_PUBLIC_URL") or None,
             webhook_max_attempts=_number(env, "CLIPQUEUE_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts, kind=int,
                                          minimum=1),

@@ -146,7 +146,8 @@ class Dispatcher:
         event = {"type": delivery["event_type"], "timestamp": datetime.fromtimestamp(self.clock()).astimezone(),
                  "data": describe(job, self.storage, lambda token, name: f"{base}/public/video/{token}/files/{name}")}
         body = json.dumps(event, default=_json_default).encode()
-        return body, signing.headers(self.settings.webhook_secret, delivery["message_id"], int(self.clock()), body)
+        return body, signing.headers(signing.secrets_of(self.settings), delivery["message_id"], int(self.clock()),
+                                     body)
 
     def _attempt(self, delivery: dict, body: bytes, headers: dict) -> dict:
         """POST once; the outcome to record (no SQL: this runs on a sending thread)."""
