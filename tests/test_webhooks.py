@@ -172,14 +172,16 @@ def test_a_callback_to_a_private_address_is_refused_before_any_connection(api, r
     refused = api.post("/public/video", json={"url": "http://localhost/a.mp4",
                                               "callback_url": "http://internal.corp/hook"})
     assert_error(refused, 400, "callback_forbidden_host")
-    # A name that was public at submit time and points at a private address when delivering:
+    # DNS rebinding: a name that was public at submit time and points at 127.0.0.1 when
+    # delivering, where a canary listens: the delivery's one lookup is checked, and refused.
     flipping = FlipOnly()
+    canary = Receiver(host="127.0.0.1").start()
     app = create_app({"settings": hooks, "database_url": database_url, "resolver": flipping,
                       "address_policy": pretend_public, "storage": LocalStorage(tmp_path / "storage")})
     try:
         client = app.test_client()
         response = client.post("/public/video", json={"url": "http://localhost/b.mp4",
-                                                      "callback_url": f"http://flip.test:{receiver.port}/hook"})
+                                                      "callback_url": f"http://flip.test:{canary.port}/hook"})
         assert response.status_code == 202, response.get_json()
         accepted = response.get_json()
     finally:
@@ -190,8 +192,10 @@ def test_a_callback_to_a_private_address_is_refused_before_any_connection(api, r
         wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=10, message="the delivery to be refused")
     finally:
         sender.stop()
+        canary.stop()
     row = db.execute("SELECT last_error FROM webhook_deliveries").fetchone()
-    assert row["last_error"].startswith("forbidden_host") and receiver.requests == []
+    assert row["last_error"].startswith("forbidden_host") and receiver.requests == [] and canary.requests == []
+    assert flipping.flip.calls == 2  # one lookup at submit, one at delivery: the connection used the checked one
 
 
 class FlipOnly:
