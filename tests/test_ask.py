@@ -159,3 +159,30 @@ def test_questions_in_flight_per_api_process_are_capped_and_status_reads_go_on(a
     assert first["response"].status_code == 200 and first["response"].get_json()["mode"] == "generative"
     assert len(fake.requests) == 1  # the refused question never reached the model
     assert timed_post(app, question)[0].status_code == 200  # the slot came back
+
+
+# "Where do you manufacture the Game Boy? Game Boy is": ten words of the passage.
+QUOTES = {0: "Where do you manufacture the Game Boy? Game Boy is",
+          1: "Where do you assemble the Game Boy? Game Boy is",
+          2: "Where do you assemble the Game Console? Game Boy is"}
+
+
+@pytest.mark.parametrize("wrong", [0, 1, 2])
+def test_a_quote_with_one_word_in_ten_wrong_is_a_citation_and_with_two_it_is_not(asking, fake, wrong):
+    from workers.pipeline.search.ask import quoted_in
+
+    app, question = asking
+    fake.script = [("json", {"answer": "In Japan.", "citations": [{"passage": "P1", "quote": QUOTES[wrong]}]})]
+    body = app.test_client().post("/public/video/ask", json=question).get_json()
+    passage = body["citations"][0]["text"] if body["mode"] == "generative" else fake_passage(fake)
+    assert quoted_in(QUOTES[wrong], passage) is (wrong < 2)
+    if wrong < 2:
+        assert body["mode"] == "generative" and body["citations"][0]["quote"] == QUOTES[wrong]
+    else:
+        assert body["mode"] == "extractive" and "cited nothing" in body["note"] and body["answer"] != "In Japan."
+
+
+def fake_passage(fake) -> str:
+    """The text of passage P1 as the model was given it."""
+    prompt = fake.requests[-1]["body"]["messages"][-1]["content"]
+    return next(line.split(") ", 1)[1] for line in prompt.splitlines() if line.startswith("[P1]"))

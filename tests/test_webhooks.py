@@ -17,6 +17,7 @@ from doubles.receiver import Receiver
 from server import create_app
 from workers.pipeline.storage import LocalStorage
 from workers.pipeline.table import STEPS
+from workers.pipeline.webhooks import store
 from workers.pipeline.webhooks.dispatcher import Dispatcher
 from workers.queue.worker import Worker
 from workers.settings import Settings, SettingsError
@@ -382,3 +383,26 @@ def test_during_a_rotation_both_secrets_sign_every_delivery(api, receiver, datab
     with pytest.raises(WebhookVerificationError):
         Webhook("whsec_" + base64.b64encode(b"a-third-secret-nobody-configured").decode()).verify(
             request["body"], request["headers"])
+
+
+def test_a_dispatcher_whose_lease_passed_cannot_record_its_outcome(api, receiver, database_url, settings, hooks,
+                                                                   tmp_path, db):
+    accepted = submit(api, receiver)
+    process(database_url, settings)
+    late = dispatcher(database_url, hooks, tmp_path, name="late")
+    [delivery] = store.claim(db, worker_id=late.name, limit=1, lease_seconds=0.2)
+    wait_for(lambda: db.execute("SELECT lease_expires_at < now() AS passed FROM webhook_deliveries").fetchone()["passed"],
+             timeout=5, message="the lease to pass")
+    assert late.deliver(db, delivery) == "delivered" and len(receiver.requests) == 1  # it POSTed, too late
+    row = db.execute("SELECT * FROM webhook_deliveries").fetchone()
+    assert (row["state"], row["last_status"], row["delivered_at"], row["locked_by"]) == ("pending", None, None, late.name)
+    assert late.delivered == 0
+    # The delivery is due again and claimed again (by the same dispatcher, as it happens):
+    # the first attempt's outcome still cannot be written, nor another dispatcher's.
+    [again] = store.claim(db, worker_id=late.name, limit=1, lease_seconds=30)
+    assert again["id"] == delivery["id"] and again["attempts"] == 2
+    assert not store.finish(db, delivery, worker_id=late.name, outcome="failed", last_error="the stale attempt")
+    assert not store.finish(db, again, worker_id="other/webhooks", outcome="failed", last_error="not its lease")
+    assert late.deliver(db, again) == "delivered"
+    [seen] = own(api, accepted)
+    assert seen["state"] == "delivered" and seen["attempts"] == 2 and len(receiver.requests) == 2
