@@ -1,19 +1,23 @@
-"""Adversarial webhook receivers, on loopback (issue 19, section 1): a receiver that trickles
-its answer a byte at a time is cut at the attempt's total deadline (a per-read time-out never
-fires for it), the delivery's lease outlives that deadline, and one such receiver never holds
-more than one dispatcher thread, fleet-wide, while the other receivers are served beside it."""
+"""Adversarial webhook receivers, on loopback (issue 19, sections 1, 3 and 5): a receiver that
+trickles its answer a byte at a time is cut at the attempt's total deadline (a per-read
+time-out never fires for it), the delivery's lease outlives that deadline, and one such
+receiver never holds more than one dispatcher thread, fleet-wide, while the other receivers
+are served beside it; a receiver whose DNS fails or does not answer at delivery time is
+retried (the lookup bounded); a dispatcher whose lease passed cannot record its outcome."""
 from __future__ import annotations
 
+import socket
 import threading
 from collections import Counter
 
 import pytest
 
+from doubles.dns import Unanswered, public_localhost
 from doubles.receiver import Receiver
-from workers.pipeline.webhooks import dispatcher as dispatching
+from workers.pipeline.webhooks import dispatcher as dispatching, store
 
 from .conftest import wait_for
-from .test_webhooks import api, dispatcher, hooks, process, submit  # noqa: F401 - fixtures
+from .test_webhooks import api, dispatcher, hooks, own, process, receiver, submit  # noqa: F401 - fixtures
 
 
 @pytest.fixture
@@ -87,3 +91,63 @@ def test_one_trickling_receiver_holds_one_dispatcher_thread_and_the_others_are_s
             one.stop()
     assert most[trickler.url()] == 1, most
     assert all(r["ended"] - r["t"] < 1.0 + 1.0 for r in trickler.requests[:5])
+
+
+class NoSuchNameOnce:
+    """The receiver's name does not resolve at the first delivery (NXDOMAIN, a DNS outage),
+    then resolves again."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls += 1
+        if self.calls == 1:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return public_localhost(host, port)
+
+
+@pytest.mark.parametrize("dns", ["black hole", "no such name once"])
+def test_a_receiver_whose_dns_fails_at_delivery_is_retried(api, receiver, database_url, settings, hooks, tmp_path,
+                                                           db, dns):
+    accepted = submit(api, receiver)
+    process(database_url, settings)
+    resolver = Unanswered() if dns == "black hole" else NoSuchNameOnce()
+    # The worker's lookups are bounded like the API's: a black hole costs an attempt 0.3 s.
+    sender = dispatcher(database_url, hooks.replace(dns_timeout_s=0.3), tmp_path, resolver=resolver).start()
+    try:
+        first = wait_for(lambda: db.execute("SELECT * FROM webhook_deliveries WHERE last_error IS NOT NULL")
+                         .fetchone(), timeout=10, message="the first attempt's outcome")
+        if dns == "black hole":
+            resolver.answer()
+        wait_for(lambda: own(api, accepted)[0]["state"] == "delivered", timeout=10, message="a later attempt")
+    finally:
+        sender.stop()
+        if dns == "black hole":
+            resolver.answer()
+    cause = "dns_timeout" if dns == "black hole" else "unresolvable_host"
+    assert first["state"] == "pending" and first["last_error"].startswith(cause), first
+    assert own(api, accepted)[0]["attempts"] >= 2 and len(receiver.requests) == 1
+
+
+def test_a_dispatcher_whose_lease_passed_cannot_record_its_outcome(api, receiver, database_url, settings, hooks,
+                                                                   tmp_path, db):
+    accepted = submit(api, receiver)
+    process(database_url, settings)
+    late = dispatcher(database_url, hooks, tmp_path, name="late")
+    [delivery] = store.claim(db, worker_id=late.name, limit=1, lease_seconds=0.2)
+    wait_for(lambda: db.execute("SELECT lease_expires_at < now() AS passed FROM webhook_deliveries").fetchone()["passed"],
+             timeout=5, message="the lease to pass")
+    assert late.deliver(db, delivery) == "delivered" and len(receiver.requests) == 1  # it POSTed, too late
+    row = db.execute("SELECT * FROM webhook_deliveries").fetchone()
+    assert (row["state"], row["last_status"], row["delivered_at"], row["locked_by"]) == ("pending", None, None, late.name)
+    assert late.delivered == 0
+    # The delivery is due again and claimed again (by the same dispatcher, as it happens):
+    # the first attempt's outcome still cannot be written, nor another dispatcher's.
+    [again] = store.claim(db, worker_id=late.name, limit=1, lease_seconds=30)
+    assert again["id"] == delivery["id"] and again["attempts"] == 2
+    assert not store.finish(db, delivery, worker_id=late.name, outcome="failed", last_error="the stale attempt")
+    assert not store.finish(db, again, worker_id="other/webhooks", outcome="failed", last_error="not its lease")
+    assert late.deliver(db, again) == "delivered"
+    [seen] = own(api, accepted)
+    assert seen["state"] == "delivered" and seen["attempts"] == 2 and len(receiver.requests) == 2
