@@ -14,9 +14,9 @@ the connection out of the guard's sight), and only http/https.
 yt-dlp's other ways out -- an external ffmpeg, aria2c, curl, rtmpdump or PhantomJS that would
 open its own connections -- are refused for the same download (``programs``).
 
-``abort`` (a step's ``ctx.on_abort``) shuts every open socket of the download and refuses new
-ones: a host that trickles a byte every few seconds cannot hold the step past its deadline
-or a cancellation.
+``abort`` (a step's ``ctx.on_abort``, a webhook attempt's deadline) shuts every open socket of
+the download or delivery and refuses new ones: a host that trickles a byte every few seconds
+cannot hold the step past its deadline or a cancellation, nor a delivery past its deadline.
 """
 from __future__ import annotations
 
