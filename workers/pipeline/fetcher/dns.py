@@ -9,9 +9,9 @@ ClipQueue makes waits at most CLIPQUEUE_DNS_TIMEOUT_S and then raises ``ResolveT
   dispatcher (never cached: the connection goes to the address just checked). They share
   one process-wide ``BoundedLookups`` per bound (``connect_lookups``).
 
-``BoundedLookups`` runs lookups on its own threads: at most ``workers`` outstanding (a dead
-DNS holds that many threads, each until the system resolver gives up), and one asked for
-beyond that fails at once instead of queueing.
+``BoundedLookups`` runs each lookup on a daemon thread: at most ``workers`` outstanding (a
+dead DNS holds that many threads, each until the system resolver gives up), and one asked
+for beyond that fails at once instead of queueing.
 """
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ import socket
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from typing import Callable, Iterable
 
 Resolver = Callable[[str, int], Iterable[str]]
@@ -41,31 +40,39 @@ class LookupsBusy(ResolveTimeout):
 
 
 class BoundedLookups:
-    """Lookups that wait at most ``timeout_s``, at most ``workers`` outstanding."""
+    """Lookups that wait at most ``timeout_s``, at most ``workers`` outstanding. Each runs on
+    a daemon thread of its own: one the DNS never answers cannot delay a process's exit."""
 
     def __init__(self, *, timeout_s: float, workers: int):
         self.timeout_s, self.workers = timeout_s, workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns")
         self._lock = threading.Lock()
         self._outstanding = 0
 
     def __call__(self, resolver: Resolver, host: str, port: int) -> list[str]:
         """``resolver``'s answer for ``host``; ``ResolveTimeout`` past the bound, or at once
-        when ``workers`` lookups are outstanding already."""
+        (``LookupsBusy``) when ``workers`` lookups are outstanding already."""
         with self._lock:
             if self._outstanding >= self.workers:
                 raise LookupsBusy("the DNS is not answering (all lookups outstanding)")
             self._outstanding += 1
-        future = self._pool.submit(lambda: list(resolver(host, port)))
-        future.add_done_callback(self._finished)
-        try:
-            return future.result(timeout=self.timeout_s)
-        except FutureTimeout:
-            raise ResolveTimeout(f"no DNS answer for {host} within {self.timeout_s:g} s") from None
+        done, outcome = threading.Event(), {}
 
-    def _finished(self, _future) -> None:
-        with self._lock:
-            self._outstanding -= 1
+        def lookup():
+            try:
+                outcome["answer"] = list(resolver(host, port))
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                outcome["error"] = exc
+            finally:
+                with self._lock:
+                    self._outstanding -= 1
+                done.set()
+
+        threading.Thread(target=lookup, name="dns", daemon=True).start()
+        if not done.wait(self.timeout_s):
+            raise ResolveTimeout(f"no DNS answer for {host} within {self.timeout_s:g} s")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["answer"]
 
 
 @functools.lru_cache(maxsize=None)
