@@ -4,6 +4,7 @@ system resolver would."""
 from __future__ import annotations
 
 import socket
+import threading
 
 RECORDS = {
     "example.com": ["93.184.216.34"],
@@ -55,3 +56,23 @@ class Flipping:
     def __call__(self, host: str, port: int) -> list[str]:
         self.calls += 1
         return [PUBLIC_ALIAS] if self.calls == 1 else [self.private]
+
+
+class Unanswered:
+    """A black-holed DNS: lookups get no answer (they wait, as a real resolver would) until
+    ``answer()``; from then on every name resolves as ``fallback`` does. ``calls`` counts
+    the lookups."""
+
+    def __init__(self, fallback=public_localhost, longest: float = 60.0):
+        self.fallback, self.longest = fallback, longest
+        self.answering = threading.Event()
+        self.calls = 0
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.calls += 1
+        if not self.answering.wait(self.longest):
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        return self.fallback(host, port)
+
+    def answer(self) -> None:
+        self.answering.set()

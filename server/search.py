@@ -5,6 +5,7 @@ the token's own video."""
 from __future__ import annotations
 
 import math
+import time
 from datetime import datetime
 
 from flask import Blueprint, jsonify, request, url_for
@@ -17,11 +18,13 @@ from workers.queue.errors import PermanentError, TransientError
 from .auth import require_internal_token
 from .errors import ApiError
 from .requests import json_object_body
-from .state import state
+from .state import AsksBusy, state
 
 blueprint = Blueprint("search", __name__)
 
 MAX_QUERY = 200      # characters
+ASK_AGAIN_S = 5            # Retry-After when every question slot is taken, or the model timed out
+MAX_RETRY_AFTER_S = 60     # the model's own Retry-After reaches the client at most this long
 MAX_LIBRARY_LIMIT = 100
 MAX_OFFSET = 1000
 
@@ -80,25 +83,37 @@ def search_video():
 
 @blueprint.post("/public/video/ask")
 def ask():
+    started = time.monotonic()
     body = json_object_body()
     unknown = sorted(set(body) - {"token", "question"})
     if unknown:
         raise ApiError(400, "unknown_field", f"unknown field(s): {', '.join(unknown)}; accepted: token, question")
     question = _text(body.get("question"), "question", asking.MAX_QUESTION)
     app_state = state()
-    with app_state.pool.connection() as conn:
-        video = _video(conn, body.get("token"))
-        used = store.count_question(conn, video["token"], app_state.clock())
-        if used["questions"] > app_state.settings.ask_per_minute:
-            wait = max(1, math.ceil(float(used["resets_in_s"])))
-            raise ApiError(429, "too_many_questions",
-                           f"at most {app_state.settings.ask_per_minute} questions a minute per video; "
-                           f"ask again in {wait} s", {"Retry-After": str(wait)})
-        found = asking.passages(conn, video["video_id"], video["config"], question)
+    settings = app_state.settings
     try:
-        reply = asking.answer(app_state.ask_llm(), question, found)
+        with app_state.asks.slot() as run:
+            with app_state.pool.connection() as conn:
+                video = _video(conn, body.get("token"))
+                used = store.count_question(conn, video["token"], app_state.clock())
+                if used["questions"] > settings.ask_per_minute:
+                    wait = max(1, math.ceil(float(used["resets_in_s"])))
+                    raise ApiError(429, "too_many_questions",
+                                   f"at most {settings.ask_per_minute} questions a minute per video; "
+                                   f"ask again in {wait} s", {"Retry-After": str(wait)})
+                found = asking.passages(conn, video["video_id"], video["config"], question)
+            left = settings.ask_timeout_s - (time.monotonic() - started)
+            llm = app_state.ask_llm()
+            reply = run(lambda: asking.answer(llm, question, found, budget_s=left), left)
+    except AsksBusy:
+        raise ApiError(429, "too_many_asks", f"this server is answering {settings.ask_concurrency} questions "
+                       f"already; ask again in {ASK_AGAIN_S} s", {"Retry-After": str(ASK_AGAIN_S)}) from None
+    except TimeoutError:
+        raise ApiError(503, "llm_unavailable", f"the language model did not answer within "
+                       f"{settings.ask_timeout_s:g} s; ask again later", {"Retry-After": str(ASK_AGAIN_S)}) from None
     except TransientError as exc:
-        wait = int(exc.retry_after or 30)
+        asked = ASK_AGAIN_S if exc.retry_after is None else exc.retry_after  # none, or a garbled one: ours
+        wait = max(1, math.ceil(min(asked, MAX_RETRY_AFTER_S)))
         raise ApiError(503, "llm_unavailable", "the language model is unavailable; ask again later",
                        {"Retry-After": str(wait)}) from None
     except PermanentError as exc:  # the model's output stayed invalid, or it refused the request

@@ -1,7 +1,10 @@
-"""Per-app state: settings, the connection pool, and the lazily built step executor."""
+"""Per-app state: settings, the connection pool, the lazily built step executor, and the
+slots that bound the questions in flight."""
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -25,9 +28,11 @@ class AppState:
     _ask_llm: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _internal_slots: threading.BoundedSemaphore = field(init=False)
+    asks: "AskSlots" = field(init=False)
 
     def __post_init__(self) -> None:
         self._internal_slots = threading.BoundedSemaphore(self.settings.internal_concurrency)
+        self.asks = AskSlots(self.settings.ask_concurrency)
 
     def internal_slot(self) -> bool:
         """Take one of the CLIPQUEUE_INTERNAL_CONCURRENCY slots of the internal route, without
@@ -68,6 +73,45 @@ class AppState:
 
                 self._ask_llm = self.services.get("ask_llm") or build_ask_llm(self.settings)
             return self._ask_llm
+
+
+class AsksBusy(Exception):
+    """Every question slot of this API process is taken."""
+
+
+class AskSlots:
+    """At most ``size`` questions in flight per API process (CLIPQUEUE_ASK_CONCURRENCY), each
+    answered within its deadline, so questions never take every request thread.
+
+    ``with slots.slot() as run:`` takes a slot without waiting (``AsksBusy`` when none is
+    free); ``run(work, seconds)`` runs ``work`` on the slots' own threads and returns its
+    result, or raises ``TimeoutError`` after ``seconds``: the request thread is free then, and
+    the slot comes back when ``work`` itself ends (its model call is bounded too)."""
+
+    def __init__(self, size: int):
+        self._free = threading.BoundedSemaphore(size)
+        self._threads = ThreadPoolExecutor(size, thread_name_prefix="ask")
+
+    @contextmanager
+    def slot(self):
+        if not self._free.acquire(blocking=False):
+            raise AsksBusy()
+        handed_over = []
+
+        def run(work, seconds: float):
+            future = self._threads.submit(work)
+            handed_over.append(future)
+            future.add_done_callback(lambda _: self._free.release())
+            return future.result(timeout=max(0.0, seconds))
+
+        try:
+            yield run
+        finally:
+            if not handed_over:
+                self._free.release()
+
+    def close(self) -> None:
+        self._threads.shutdown(wait=False, cancel_futures=True)
 
 
 def state() -> AppState:

@@ -219,7 +219,7 @@ def _make_video(conn, upload: dict) -> None:
                         options=options)
     token = store.finish(conn, upload["id"], token=job.token)
     if upload["callback_url"]:
-        webhooks.subscribe(conn, token, upload["callback_url"])
+        webhooks.subscribe(conn, token, upload["callback_url"], most=settings.webhook_max_per_video)
 
 
 def _http_date(moment) -> str:

@@ -22,6 +22,7 @@ from .state import state
 blueprint = Blueprint("video", __name__, url_prefix="/public/video")
 
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{32}")
+WEBHOOK_PATTERN = re.compile(r"wh_[0-9a-f]{32}")
 SUBMIT_FIELDS = ("url", "clip_min_seconds", "clip_max_seconds", "max_clips", "aspect", "captions", "callback_url")
 @blueprint.post("")
 def submit():
@@ -53,11 +54,18 @@ def submit():
                        f"this URL already has a job made with other clip options ({shown}); submit it with "
                        "those options to get its token, or wait until it has finished and failed or been "
                        "cancelled")
+    accepted = {"token": result.token, "created": result.created}
     if callback is not None:
         with app_state.pool.connection() as conn:
-            webhooks.subscribe(conn, result.token, callback)
-    status_url = url_for("video.status", token=result.token)
-    response = jsonify({"token": result.token, "status_url": status_url, "created": result.created})
+            subscription = webhooks.subscribe(conn, result.token, callback, most=settings.webhook_max_per_video)
+        if subscription["public_id"] is None:
+            raise ApiError(409, "too_many_webhooks",
+                           f"this video has {settings.webhook_max_per_video} webhook subscriptions already, the most "
+                           "it may have (CLIPQUEUE_WEBHOOK_MAX_PER_VIDEO); submit it without callback_url and poll "
+                           "its status instead")
+        accepted["webhook"] = subscription["public_id"]
+    status_url = url_for("video.status", token=result.token, webhook=accepted.get("webhook"))
+    response = jsonify({"token": result.token, "status_url": status_url, **accepted})
     response.status_code = 202
     response.headers["Location"] = status_url
     return response
@@ -70,13 +78,18 @@ def status():
         raise ApiError(400, "missing_token", "give the token as ?token=...")
     if not TOKEN_PATTERN.fullmatch(token):
         raise ApiError(400, "invalid_token", "that is not a ClipQueue token")
+    webhook = request.args.get("webhook")
+    if webhook is not None and not WEBHOOK_PATTERN.fullmatch(webhook):
+        raise ApiError(400, "invalid_webhook", "that is not a webhook id (the submission's \"webhook\")")
     with state().pool.connection() as conn:
         job = queue.job_status(conn, token)
-        deliveries = webhooks.for_token(conn, token) if job is not None else []
+        deliveries = webhooks.for_subscription(conn, token, webhook) if job is not None and webhook else None
     if job is None:
         raise ApiError(404, "unknown_token", "no video was submitted with that token")
+    if webhook is not None and deliveries is None:
+        raise ApiError(404, "unknown_webhook", "this video has no webhook subscription with that id")
     view = describe(job, state().storage, file_url)
-    if deliveries:
+    if deliveries is not None:  # the caller's own subscription only: the token is shared by every submitter
         view["webhooks"] = [{**{k: v for k, v in d.items() if k != "callback_url"},
                              "host": urlsplit(d["callback_url"]).hostname} for d in deliveries]
     response = jsonify(view)

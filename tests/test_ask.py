@@ -4,10 +4,16 @@ citations are checked against the passages; bounded by a per-token rate and the 
 time."""
 from __future__ import annotations
 
+import threading
+import time
+
+import pytest
+
 from server import create_app
 
 from doubles.fake_openai import FakeOpenAI
 
+from .conftest import wait_for
 from .test_api import assert_error
 from .test_search import client, search_app, storage, transcribed  # noqa: F401 - fixtures
 
@@ -78,3 +84,105 @@ def test_questions_are_rate_limited_per_token(db, storage, database_url, setting
         assert client.post("/public/video/ask", json=ask).status_code == 200
     finally:
         app.extensions["clipqueue"].pool.close()
+
+
+# --- the deadline and the cap (issue 19, section 1): on loopback, against a scripted server ---
+
+@pytest.fixture
+def fake():
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def asking(db, storage, database_url, settings, fake):
+    """An API whose questions go to the scripted server (2 s to answer one), and a token."""
+    from workers.pipeline.services import build_ask_llm
+
+    config = settings.replace(openai_api_key="sk-test", openai_base_url=fake.base_url, ask_timeout_s=2.0,
+                              ask_concurrency=1)
+    app = create_app({"settings": config, "database_url": database_url, "storage": storage,
+                      "services": {"ask_llm": build_ask_llm(config)}})
+    token = transcribed(db, storage, "arakawa_gameboy_interview_1990.mp3")
+    yield app, {"token": token, "question": "Where are Game Boys manufactured?"}
+    app.extensions["clipqueue"].pool.close()
+
+
+def timed_post(app, body) -> tuple[object, float]:
+    started = time.monotonic()
+    response = app.test_client().post("/public/video/ask", json=body)
+    return response, time.monotonic() - started
+
+
+def test_an_llm_asking_to_wait_past_the_deadline_gets_an_answer_in_time(asking, fake):
+    app, question = asking
+    fake.script = [("status", 429, {"Retry-After": "30"})] * 3
+    response, took = timed_post(app, question)
+    assert_error(response, 503, "llm_unavailable")
+    assert took < 2.0 + 1.0, took  # the deadline is 2 s; the model asked for 30 (it took 30.2 s once)
+    assert response.headers["Retry-After"] == "30" and len(fake.requests) == 1
+
+
+def test_an_llms_retry_after_reaches_the_client_capped(asking, fake):
+    app, question = asking
+    # 30 days is capped at 60 s; a garbled value ("1e308") is no instruction: our own 5 s
+    for asked, told in (("2592000", "60"), ("61", "60"), ("60", "60"), ("7", "7"), ("0", "1"), ("1e308", "5")):
+        fake.script = [("status", 429, {"Retry-After": asked})] * 3
+        response, _ = timed_post(app, question)
+        assert_error(response, 503, "llm_unavailable")
+        assert response.headers["Retry-After"] == told, (asked, response.headers["Retry-After"])
+
+
+def test_a_hanging_llm_costs_a_question_its_deadline_and_no_more(asking, fake):
+    app, question = asking
+    fake.script = [("hang", 8), ("hang", 8)]
+    response, took = timed_post(app, question)
+    assert_error(response, 503, "llm_unavailable")
+    assert took < 2.0 + 1.0, took
+
+
+def test_questions_in_flight_per_api_process_are_capped_and_status_reads_go_on(asking, fake):
+    app, question = asking
+    fake.script = [("hang", 1.5)]
+    first = {}
+    thread = threading.Thread(target=lambda: first.update(response=timed_post(app, question)[0]))
+    thread.start()
+    try:
+        wait_for(lambda: fake.requests, timeout=10, message="the first question to reach the model")
+        busy, took = timed_post(app, question)  # the one slot is taken: refused at once
+        assert_error(busy, 429, "too_many_asks")
+        assert busy.headers["Retry-After"] == "5" and took < 1.0
+        assert app.test_client().get(f"/public/video/status?token={question['token']}").status_code == 200
+    finally:
+        thread.join(10)
+    assert first["response"].status_code == 200 and first["response"].get_json()["mode"] == "generative"
+    assert len(fake.requests) == 1  # the refused question never reached the model
+    assert timed_post(app, question)[0].status_code == 200  # the slot came back
+
+
+# "Where do you manufacture the Game Boy? Game Boy is": ten words of the passage.
+QUOTES = {0: "Where do you manufacture the Game Boy? Game Boy is",
+          1: "Where do you assemble the Game Boy? Game Boy is",
+          2: "Where do you assemble the Game Console? Game Boy is"}
+
+
+@pytest.mark.parametrize("wrong", [0, 1, 2])
+def test_a_quote_with_one_word_in_ten_wrong_is_a_citation_and_with_two_it_is_not(asking, fake, wrong):
+    from workers.pipeline.search.ask import quoted_in
+
+    app, question = asking
+    fake.script = [("json", {"answer": "In Japan.", "citations": [{"passage": "P1", "quote": QUOTES[wrong]}]})]
+    body = app.test_client().post("/public/video/ask", json=question).get_json()
+    passage = body["citations"][0]["text"] if body["mode"] == "generative" else fake_passage(fake)
+    assert quoted_in(QUOTES[wrong], passage) is (wrong < 2)
+    if wrong < 2:
+        assert body["mode"] == "generative" and body["citations"][0]["quote"] == QUOTES[wrong]
+    else:
+        assert body["mode"] == "extractive" and "cited nothing" in body["note"] and body["answer"] != "In Japan."
+
+
+def fake_passage(fake) -> str:
+    """The text of passage P1 as the model was given it."""
+    prompt = fake.requests[-1]["body"]["messages"][-1]["content"]
+    return next(line.split(") ", 1)[1] for line in prompt.splitlines() if line.startswith("[P1]"))

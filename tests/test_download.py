@@ -165,3 +165,21 @@ def test_a_redirect_loop_fails_permanently(step_ctx, media_server, media):
     with pytest.raises(PermanentError) as err:
         download.run(video, ctx)
     assert err.value.cause == "too_many_redirects"
+
+
+@pytest.mark.parametrize("hops", [5, 6])
+def test_five_redirects_are_followed_and_a_sixth_is_refused(step_ctx, media_server, media, hops):
+    # /hop1 -> /hop2 -> ... -> /hop<hops> -> /v.mp4: every hop a different URL (no loop)
+    target = media_server.add("/v.mp4", media / "manifesto.mp4")
+    for n in range(hops, 0, -1):
+        target = media_server.add(f"/hop{n}.mp4", media / "manifesto.mp4", redirect=target)
+    video, ctx = step_ctx("download", target)
+    if hops == 5:
+        out = download.run(video, ctx)
+        assert out["sha256"] == sha(media / "manifesto.mp4") == sha(step_ctx.storage.local_path(out["key"]))
+    else:
+        with pytest.raises(PermanentError) as err:
+            download.run(video, ctx)
+        assert err.value.cause == "too_many_redirects" and "5 times" in err.value.message
+        assert media_server.bytes_sent("/v.mp4") == 0  # the sixth hop was never followed
+    assert {s.path for s in media_server.log if s.status == 302} == {f"/hop{n}.mp4" for n in range(1, hops + 1)}

@@ -46,9 +46,9 @@ def receiver():
     server.stop()
 
 
-def dispatcher(database_url, hooks, tmp_path, resolver=public_localhost):
+def dispatcher(database_url, hooks, tmp_path, resolver=public_localhost, name="test"):
     services = {"storage": LocalStorage(tmp_path / "storage"), "resolver": resolver, "address_policy": pretend_public}
-    return Dispatcher(database_url, hooks, services, name="test", poll_interval=0.05)
+    return Dispatcher(database_url, hooks, services, name=name, poll_interval=0.05)
 
 
 def process(database_url, settings):
@@ -64,21 +64,29 @@ def delivered(database_url, hooks, tmp_path, receiver, count: int = 1) -> list[d
         sender.stop()
 
 
-def submit(api, receiver, url="http://localhost/talk.mp4", **extra):
+def submit(api, receiver, url="http://localhost/talk.mp4", **extra) -> dict:
+    """The 202's body: the token, the subscription's ``webhook`` id, and a ``status_url`` that names both."""
     response = api.post("/public/video", json={"url": url, "callback_url": receiver.url(), **extra})
     assert response.status_code == 202, response.get_json()
-    return response.get_json()["token"]
+    return response.get_json()
+
+
+def own(api, accepted: dict) -> list[dict]:
+    """The deliveries the subscriber sees of its own webhook (by its status_url)."""
+    return api.get(accepted["status_url"]).get_json()["webhooks"]
 
 
 def test_a_done_video_is_announced_with_a_signed_event_shaped_like_its_status(api, receiver, database_url,
                                                                               settings, hooks, tmp_path, db):
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
+    token = accepted["token"]
     process(database_url, settings)
     [request] = delivered(database_url, hooks, tmp_path, receiver)
     event = Webhook(SECRET).verify(request["body"], request["headers"])  # raises on a bad signature
     assert event["type"] == "video.done" and event["data"]["token"] == token
     assert_body_conforms("/public/video/status", "get", 200, event["data"])
-    status = api.get(f"/public/video/status?token={token}").get_json()
+    assert "webhooks" not in event["data"]
+    status = api.get(accepted["status_url"]).get_json()
     assert event["data"]["result"] == status["result"] and event["data"]["status"] == "done"
     [delivery] = status["webhooks"]
     assert delivery["event"] == "video.done" and delivery["state"] == "delivered" and delivery["attempts"] == 1
@@ -91,13 +99,13 @@ def test_a_done_video_is_announced_with_a_signed_event_shaped_like_its_status(ap
 def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(api, receiver, database_url, settings,
                                                                      hooks, tmp_path, db):
     receiver.script = [500, 503, 429]
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path).start()
     try:
         requests = receiver.wait_for(4)
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "delivered", timeout=10, message="the delivery to be recorded")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "delivered", timeout=10,
+                 message="the delivery to be recorded")
     finally:
         sender.stop()
     assert [r["status"] for r in requests] == [500, 503, 429, 200]
@@ -106,39 +114,37 @@ def test_a_failing_receiver_is_retried_with_backoff_until_it_answers(api, receiv
     gaps = [b["t"] - a["t"] for a, b in zip(requests, requests[1:])]
     # equal-jitter backoff from 0.05 s: each wait is at least half of 0.05 x 2^n
     assert all(gap >= 0.05 * 2 ** n / 2 for n, gap in enumerate(gaps)), gaps
-    assert api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["attempts"] == 4
+    assert own(api, accepted)[0]["attempts"] == 4
 
 
 def test_a_receiver_that_never_answers_2xx_fails_after_the_last_attempt(api, receiver, database_url, settings,
                                                                         hooks, tmp_path, db):
     receiver.script = [500] * 10
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
     process(database_url, settings)
     sender = dispatcher(database_url, hooks.replace(webhook_max_attempts=3), tmp_path).start()
     try:
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "failed", timeout=15, message="the delivery to fail")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=15, message="the delivery to fail")
     finally:
         sender.stop()
-    [delivery] = api.get(f"/public/video/status?token={token}").get_json()["webhooks"]
+    [delivery] = own(api, accepted)
     assert delivery["attempts"] == 3 and delivery["last_status"] == 500 and len(receiver.requests) == 3
 
 
 def test_410_gone_stops_the_deliveries_at_once(api, receiver, database_url, settings, hooks, tmp_path, db):
     receiver.script = [410]
-    token = submit(api, receiver)
+    accepted = submit(api, receiver)
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path).start()
     try:
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "failed", timeout=10, message="the delivery to stop")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=10, message="the delivery to stop")
     finally:
         sender.stop()
     assert len(receiver.requests) == 1
 
 
 def test_a_failed_video_is_announced_too(api, receiver, database_url, settings, hooks, tmp_path, db):
-    token = submit(api, receiver)
+    token = submit(api, receiver)["token"]
     db.execute("UPDATE video_processing_queue SET options = options || %s::jsonb WHERE token = %s",
                (json.dumps({"script": {"transcript": {"fail": "permanent"}}}), token))
     process(database_url, settings)
@@ -151,7 +157,7 @@ def test_a_subscriber_after_the_end_is_told_at_once(api, receiver, database_url,
     first = api.post("/public/video", json={"url": "http://localhost/late.mp4"}).get_json()["token"]
     process(database_url, settings)
     again = submit(api, receiver, url="http://localhost/late.mp4")  # the same URL: the finished job's token
-    assert again == first
+    assert again["token"] == first
     [request] = delivered(database_url, hooks, tmp_path, receiver)
     assert json.loads(request["body"])["type"] == "video.done"
 
@@ -162,27 +168,30 @@ def test_a_callback_to_a_private_address_is_refused_before_any_connection(api, r
     refused = api.post("/public/video", json={"url": "http://localhost/a.mp4",
                                               "callback_url": "http://internal.corp/hook"})
     assert_error(refused, 400, "callback_forbidden_host")
-    # A name that was public at submit time and points at a private address when delivering:
+    # DNS rebinding: a name that was public at submit time and points at 127.0.0.1 when
+    # delivering, where a canary listens: the delivery's one lookup is checked, and refused.
     flipping = FlipOnly()
+    canary = Receiver(host="127.0.0.1").start()
     app = create_app({"settings": hooks, "database_url": database_url, "resolver": flipping,
                       "address_policy": pretend_public, "storage": LocalStorage(tmp_path / "storage")})
     try:
         client = app.test_client()
         response = client.post("/public/video", json={"url": "http://localhost/b.mp4",
-                                                      "callback_url": f"http://flip.test:{receiver.port}/hook"})
+                                                      "callback_url": f"http://flip.test:{canary.port}/hook"})
         assert response.status_code == 202, response.get_json()
-        token = response.get_json()["token"]
+        accepted = response.get_json()
     finally:
         app.extensions["clipqueue"].pool.close()
     process(database_url, settings)
     sender = dispatcher(database_url, hooks, tmp_path, resolver=flipping).start()
     try:
-        wait_for(lambda: api.get(f"/public/video/status?token={token}").get_json()["webhooks"][0]["state"]
-                 == "failed", timeout=10, message="the delivery to be refused")
+        wait_for(lambda: own(api, accepted)[0]["state"] == "failed", timeout=10, message="the delivery to be refused")
     finally:
         sender.stop()
+        canary.stop()
     row = db.execute("SELECT last_error FROM webhook_deliveries").fetchone()
-    assert row["last_error"].startswith("forbidden_host") and receiver.requests == []
+    assert row["last_error"].startswith("forbidden_host") and receiver.requests == [] and canary.requests == []
+    assert flipping.flip.calls == 2  # one lookup at submit, one at delivery: the connection used the checked one
 
 
 class FlipOnly:

@@ -52,31 +52,37 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
 
 
 def webhook_key(secret: str) -> bytes:
-    """The key bytes of a ``whsec_<base64>`` webhook secret (at least 24 of them);
-    ValueError when it is not one. Config validation and signing both use it."""
+    """The key bytes of a ``whsec_<base64>`` webhook secret (at least 24 of them), parsed
+    strictly: standard base64 with its padding, and nothing else after ``whsec_`` (a
+    character outside the alphabet, missing or extra padding, or bits past the last byte are
+    errors). ValueError when it is not one. Config validation and signing both use it."""
     import base64
+    import binascii
 
     if not secret.startswith("whsec_"):
         raise ValueError("a webhook secret looks like whsec_<base64>")
+    text = secret[len("whsec_"):]
     try:
-        key = base64.b64decode(secret[len("whsec_"):] + "==")
-    except ValueError:
+        key = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
         raise ValueError("the webhook secret after whsec_ is not base64") from None
+    if base64.b64encode(key).decode("ascii") != text:
+        raise ValueError("the webhook secret after whsec_ is not base64 as written by an encoder")
     if len(key) < 24:
         raise ValueError("the webhook secret must hold at least 24 random bytes")
     return key
 
 
-def _webhook_secret(env: Mapping[str, str]) -> str | None:
-    raw = (env.get("CLIPQUEUE_WEBHOOK_SECRET") or "").strip()
+def _webhook_secret(env: Mapping[str, str], name: str) -> str | None:
+    raw = (env.get(name) or "").strip()
     if not raw:
         return None
     try:
         webhook_key(raw)
-    except ValueError:
-        raise SettingsError("CLIPQUEUE_WEBHOOK_SECRET must be whsec_ followed by the base64 of at least 24 random "
-                            "bytes (python -c \"import base64,os;print('whsec_'+base64.b64encode(os.urandom(32))"
-                            ".decode())\")") from None
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be whsec_ followed by the base64 of at least 24 random bytes ({exc}; "
+                            "make one with python -c \"import base64,os;print('whsec_'+base64.b64encode("
+                            "os.urandom(32)).decode())\")") from None
     return raw
 
 
@@ -115,8 +121,9 @@ class Settings:
     llm_timeout_s: float = 60.0     # one request to the OpenAI-compatible server
     llm_price_input: float = 2.5    # USD per million prompt tokens
     llm_price_output: float = 10.0  # USD per million completion tokens
-    ask_timeout_s: float = 20.0     # POST /public/video/ask: the LLM's whole budget, retries included
+    ask_timeout_s: float = 20.0     # POST /public/video/ask: its whole time, the LLM's retries and waits included
     ask_per_minute: int = 10        # questions per token per minute
+    ask_concurrency: int = 2        # questions in flight per API process (beyond: 429)
     clip_min_s: float = 15.0
     clip_max_s: float = 60.0
     max_clips: int = 5
@@ -140,9 +147,12 @@ class Settings:
     request_timeout_s: int = 900            # gunicorn request timeout (the internal route runs a step)
     access_log: str = "-"                   # gunicorn access log ("-": stderr)
     webhook_secret: str | None = None       # whsec_<base64>: signs webhooks (none: callbacks refused)
+    webhook_secret_previous: str | None = None  # during a rotation: the old secret, signing too
     public_url: str | None = None           # this API's public base URL (absolute clip URLs in webhooks)
     webhook_max_attempts: int = 12          # deliveries tried this many times before they fail
-    webhook_timeout_s: float = 10.0         # one delivery attempt waits at most this
+    webhook_timeout_s: float = 10.0         # one delivery attempt, the whole exchange, takes at most this
+    webhook_concurrency: int = 4            # delivery attempts in flight per dispatcher (one per receiver)
+    webhook_max_per_video: int = 5          # callback subscriptions one video may have
     webhook_retry_base_s: float = 5.0       # first retry delay (doubling, jittered, capped at 1 h)
     upload_ttl_s: float = 86400.0           # an unfinished upload expires this long after its last chunk
 
@@ -190,6 +200,7 @@ class Settings:
             render_parallel=_number(env, "CLIPQUEUE_RENDER_PARALLEL", cls.render_parallel, kind=int, minimum=1),
             ask_timeout_s=_number(env, "CLIPQUEUE_ASK_TIMEOUT_S", cls.ask_timeout_s, minimum=1),
             ask_per_minute=_number(env, "CLIPQUEUE_ASK_PER_MINUTE", cls.ask_per_minute, kind=int, minimum=1),
+            ask_concurrency=_number(env, "CLIPQUEUE_ASK_CONCURRENCY", cls.ask_concurrency, kind=int, minimum=1),
             no_subject_frame=_choice(env, "CLIPQUEUE_NO_SUBJECT_FRAME", cls.no_subject_frame, ("blur", "centre")),
             ffmpeg=env.get("CLIPQUEUE_FFMPEG") or None,
             retention_days=_number(env, "CLIPQUEUE_RETENTION_DAYS", cls.retention_days),
@@ -211,11 +222,16 @@ class Settings:
             threads=_number(env, "CLIPQUEUE_THREADS", cls.threads, kind=int, minimum=1),
             request_timeout_s=_number(env, "CLIPQUEUE_REQUEST_TIMEOUT", cls.request_timeout_s, kind=int, minimum=1),
             access_log=env.get("CLIPQUEUE_ACCESS_LOG") or cls.access_log,
-            webhook_secret=_webhook_secret(env),
+            webhook_secret=_webhook_secret(env, "CLIPQUEUE_WEBHOOK_SECRET"),
+            webhook_secret_previous=_webhook_secret(env, "CLIPQUEUE_WEBHOOK_SECRET_PREVIOUS"),
             public_url=env.get("CLIPQUEUE_PUBLIC_URL") or None,
             webhook_max_attempts=_number(env, "CLIPQUEUE_WEBHOOK_MAX_ATTEMPTS", cls.webhook_max_attempts, kind=int,
                                          minimum=1),
             webhook_timeout_s=_number(env, "CLIPQUEUE_WEBHOOK_TIMEOUT_S", cls.webhook_timeout_s, minimum=0.5),
+            webhook_concurrency=_number(env, "CLIPQUEUE_WEBHOOK_CONCURRENCY", cls.webhook_concurrency, kind=int,
+                                        minimum=1),
+            webhook_max_per_video=_number(env, "CLIPQUEUE_WEBHOOK_MAX_PER_VIDEO", cls.webhook_max_per_video,
+                                          kind=int, minimum=1),
             webhook_retry_base_s=_number(env, "CLIPQUEUE_WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s,
                                          minimum=0.01),
             upload_ttl_s=_number(env, "CLIPQUEUE_UPLOAD_TTL_S", cls.upload_ttl_s, minimum=60),

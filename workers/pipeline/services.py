@@ -24,8 +24,9 @@ def build_llm(settings: Settings):
 
 
 def build_ask_llm(settings: Settings):
-    """The LLM that answers questions inside an API request: the same backend, bounded by
-    CLIPQUEUE_ASK_TIMEOUT_S (one retry at most), since a person is waiting."""
+    """The LLM that answers questions inside an API request: the same backend, one retry at
+    most, each call within the time left of CLIPQUEUE_ASK_TIMEOUT_S (the route passes it),
+    since a person is waiting."""
     llm = build_llm(settings)
     if llm.name != "openai":
         return llm

@@ -2,14 +2,16 @@
 turned into a ``PermanentError`` or a ``TransientError`` with a stable cause.
 
 Permanent: unsupported URL, 404/410, 401/403, other 4xx, private/removed, an empty file, a
-refused address, a redirect loop. Transient: connection drops, time-outs, 5xx, 429 (with
-the host's Retry-After), a full disk. The yt-dlp text stays in ``details`` for operators.
+refused address, a redirect loop, a stream that needs an external program (``programs``) or
+is DRM-protected. Transient: connection drops, time-outs, 5xx, 429 (with
+the host's Retry-After), a full disk, a DNS that did not answer within CLIPQUEUE_DNS_TIMEOUT_S. The yt-dlp text stays in ``details`` for operators.
 """
 from __future__ import annotations
 
 from workers.queue.errors import PermanentError, TransientError
 from workers.queue.retry import parse_retry_after
 from workers.pipeline.fetcher.connections import MAX_REDIRECTS, GuardedConnections, exception_chain, guard_error
+from workers.pipeline.fetcher.programs import ExternalProgramRefused
 
 
 def classify(exc, connections: GuardedConnections | None = None) -> Exception:
@@ -23,11 +25,18 @@ def classify(exc, connections: GuardedConnections | None = None) -> Exception:
     text = str(exc).replace("ERROR: ", "")
     details = {"error": text[:1000], "error_type": type(cause).__name__ if cause else None}
     refused = guard_error(exc) or (connections.refused[0] if connections and connections.refused else None)
+    if refused is not None and refused.code == "dns_timeout":
+        return TransientError("dns_timeout", "the video host's name did not resolve in time; retrying later",
+                              details={**details, "host": refused.host})
+    if isinstance(refused, ExternalProgramRefused):
+        return PermanentError(refused.code, refused.message, details={**details, "program": refused.program})
     if refused is not None:
         return PermanentError(refused.code, "the download was sent to a refused address: " + refused.message,
                               details={**details, "host": refused.host})
     if _no_space(exc) or "No space left on device" in text:
         return TransientError("disk_full", "the server ran out of disk space; retrying later", details=details)
+    if "DRM protected" in text:
+        return PermanentError("drm_protected", "the video is DRM-protected; it cannot be downloaded", details=details)
     if any(s in text.lower() for s in ("file is empty", "did not get any data blocks")):
         return PermanentError("empty_file", "the URL serves an empty file", details=details)
     if isinstance(cause, HTTPError) and getattr(cause, "redirect_loop", False):

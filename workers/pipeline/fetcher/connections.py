@@ -1,4 +1,5 @@
-"""Every connection of one download goes through the SSRF guard, inside yt-dlp.
+"""The guarded connection factory: every connection of a download (inside yt-dlp) and of a
+webhook delivery (``webhooks.sender``) goes through the SSRF guard here.
 
 yt-dlp sends all its HTTP (the HEAD probe, extractor pages, redirects, the media GET, HLS and
 DASH manifests and segments with its native downloaders) through one request director.
@@ -10,9 +11,12 @@ a manifest that points at a private address, or a name that re-resolves to one b
 check and the connection is refused before any byte is sent. No proxies (they would move
 the connection out of the guard's sight), and only http/https.
 
-``abort`` (a step's ``ctx.on_abort``) shuts every open socket of the download and refuses new
-ones: a host that trickles a byte every few seconds cannot hold the step past its deadline
-or a cancellation.
+yt-dlp's other ways out -- an external ffmpeg, aria2c, curl, rtmpdump or PhantomJS that would
+open its own connections -- are refused for the same download (``programs``).
+
+``abort`` (a step's ``ctx.on_abort``, a webhook attempt's deadline) shuts every open socket of
+the download or delivery and refuses new ones: a host that trickles a byte every few seconds
+cannot hold the step past its deadline or a cancellation, nor a delivery past its deadline.
 """
 from __future__ import annotations
 
@@ -35,12 +39,13 @@ class GuardRefused(OSError):
         self.code, self.message, self.host = code, message, host
 
 
-class DownloadAborted(OSError):
-    """The step was told to stop; no new connection is opened."""
+class ConnectionsAborted(OSError):
+    """The download or delivery was told to stop (``abort``); no new connection is opened."""
 
 
 class GuardedConnections:
-    """The connection factory of one download (thread-safe: HLS fetches fragments in threads)."""
+    """The guarded connection factory of one download or one webhook delivery (thread-safe:
+    HLS fetches fragments in threads). ``refused`` keeps what the guard refused."""
 
     def __init__(self, guard: Guard):
         self.guard = guard
@@ -52,14 +57,11 @@ class GuardedConnections:
     def create_connection(self, address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None, **_):
         host, port = address
         if self._aborted:
-            raise DownloadAborted("the download was stopped")
+            raise ConnectionsAborted("stopped: no new connection")
         try:
             candidates = self.guard.addresses(host, port)
         except UrlRejected as exc:
-            refused = GuardRefused(exc.code, exc.message, host)
-            with self._lock:
-                self.refused.append(refused)
-            raise refused from None
+            raise self.record(GuardRefused(exc.code, exc.message, host)) from None
         error: OSError | None = None
         for ip in candidates:
             family = socket.AF_INET6 if ":" in ip else socket.AF_INET
@@ -71,7 +73,7 @@ class GuardedConnections:
                     sock.bind(source_address)
                 with self._lock:
                     if self._aborted:
-                        raise DownloadAborted("the download was stopped")
+                        raise ConnectionsAborted("stopped: no new connection")
                     self._sockets.add(sock)
                 sock.connect((ip, port))
                 return sock
@@ -79,12 +81,23 @@ class GuardedConnections:
                 self._forget(sock)
                 sock.close()
                 error = exc
-                if isinstance(exc, DownloadAborted):
+                if isinstance(exc, ConnectionsAborted):
                     break
         raise error or OSError(f"no address to connect to for {host}")
 
+    def record(self, refused: GuardRefused) -> GuardRefused:
+        """Keep a refusal (yt-dlp may swallow the exception; ``classify`` finds it here)."""
+        with self._lock:
+            self.refused.append(refused)
+        return refused
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
     def abort(self) -> None:
-        """Shut every socket of this download (blocked reads return at once) and refuse new ones."""
+        """Shut every socket of this download or delivery (blocked reads and writes return at
+        once) and refuse new ones."""
         with self._lock:
             self._aborted = True
             sockets = list(self._sockets)
@@ -100,9 +113,13 @@ class GuardedConnections:
 
 
 def install(ydl, connections: GuardedConnections) -> None:
-    """Make ``connections`` the only way ``ydl`` reaches the network."""
+    """Make ``connections`` the only way ``ydl`` reaches the network: its request director, and
+    no external program that would connect by itself (``programs.seal``)."""
+    from workers.pipeline.fetcher.programs import seal
+
     handler = _handler_class(connections)
     ydl.__dict__["_request_director"] = ydl.build_request_director([handler])
+    seal(ydl, connections)
 
 
 def _handler_class(connections: GuardedConnections):

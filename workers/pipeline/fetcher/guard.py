@@ -15,18 +15,14 @@ counts as a public address (tests map a loopback alias to "public"; nothing else
 from __future__ import annotations
 
 import ipaddress
-import socket
-import threading
-import time
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Callable
 from urllib.parse import urlsplit, urlunsplit
 
+from workers.pipeline.fetcher.dns import (CachedResolver, ResolveTimeout, Resolver, TimedResolver,  # noqa: F401
+                                          connect_lookups, system_resolver)
 from workers.pipeline.fetcher.urlnorm import normalize_escapes, normalize_host, normalize_path
 
-Resolver = Callable[[str, int], Iterable[str]]
 AddressPolicy = Callable[[str], bool]
 
 ALLOWED_SCHEMES = ("http", "https")
@@ -40,69 +36,6 @@ class UrlRejected(Exception):
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
-
-
-def system_resolver(host: str, port: int) -> list[str]:
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [info[4][0] for info in infos]
-
-
-class ResolveTimeout(OSError):
-    """The lookup did not answer within the bound."""
-
-
-class CachedResolver:
-    """A resolver for request paths: a lookup waits at most ``timeout_s``; at most
-    ``workers`` lookups are outstanding (a black-hole DNS holds them), and one asked for
-    beyond that fails at once instead of queueing; answers are cached ``ttl_s`` (failures
-    and time-outs ``negative_ttl_s``), at most ``max_entries`` names. Raises
-    ``ResolveTimeout`` past the bound. So a dead DNS holds at most ``workers`` request
-    threads, each for ``timeout_s``. The authoritative check is at connect time (``Guard``)."""
-
-    def __init__(self, resolver: Resolver = system_resolver, *, timeout_s: float = 2.0, ttl_s: float = 60.0,
-                 negative_ttl_s: float = 10.0, max_entries: int = 1024, workers: int = 1, clock=time.monotonic):
-        self.resolver, self.timeout_s, self.ttl_s, self.negative_ttl_s = resolver, timeout_s, ttl_s, negative_ttl_s
-        self.max_entries, self.workers, self.clock = max_entries, workers, clock
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dns")
-        self._cache: OrderedDict[tuple[str, int], tuple[float, list[str] | BaseException]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._outstanding = 0
-
-    def __call__(self, host: str, port: int) -> list[str]:
-        key, now = (host, port), self.clock()
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] > now:
-                self._cache.move_to_end(key)
-                return _answer(hit[1])
-            if self._outstanding >= self.workers:
-                raise ResolveTimeout("the DNS is not answering (all lookups outstanding)")
-            self._outstanding += 1
-        future = self._pool.submit(lambda: list(self.resolver(host, port)))
-        future.add_done_callback(self._finished)
-        try:
-            answer: list[str] | BaseException = future.result(timeout=self.timeout_s)
-            ttl = self.ttl_s
-        except FutureTimeout:
-            answer, ttl = ResolveTimeout(f"no DNS answer for {host} within {self.timeout_s:g} s"), self.negative_ttl_s
-        except (OSError, UnicodeError) as exc:
-            answer, ttl = exc, self.negative_ttl_s
-        with self._lock:
-            self._cache[key] = (self.clock() + ttl, answer)
-            self._cache.move_to_end(key)
-            while len(self._cache) > self.max_entries:
-                self._cache.popitem(last=False)
-        return _answer(answer)
-
-    def _finished(self, _future) -> None:
-        with self._lock:
-            self._outstanding -= 1
-
-
-def _answer(value):
-    if isinstance(value, BaseException):
-        raise value
-    return list(value)
 
 
 def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -248,12 +181,23 @@ class Guard:
 
     def addresses(self, host: str, port: int) -> list[str]:
         """The addresses a connection to ``host:port`` may use (resolved once, every one
-        checked); raises ``UrlRejected`` when any is refused or the name does not resolve."""
+        checked); raises ``UrlRejected`` when any is refused or the name does not resolve
+        (``dns_timeout`` when the resolver did not answer within its bound)."""
         host = host.strip("[]")
         try:
             addresses = [host] if _is_ip_literal(host) else _resolve(_host_ascii(host), port, self.resolver)
-        except ResolveTimeout:
-            raise UrlRejected("unresolvable_host", "the URL's host name does not resolve") from None
+        except ResolveTimeout as exc:
+            raise UrlRejected("dns_timeout", f"the host name did not resolve in time ({exc})") from None
         if not self.allow_private:
             _check_addresses(addresses, self.allowed)
         return addresses
+
+
+def guard_for(settings, services) -> Guard:
+    """The SSRF guard of a worker's downloads and of the webhook dispatcher: resolver and
+    address policy are injectable services; every lookup waits at most
+    CLIPQUEUE_DNS_TIMEOUT_S (``dns.TimedResolver``), as the API's do."""
+    resolver = services.get("resolver") or system_resolver
+    return Guard(allow_private=settings.allow_private_urls,
+                 resolver=TimedResolver(resolver, connect_lookups(settings.dns_timeout_s)),
+                 allowed=services.get("address_policy") or is_public_address)

@@ -9,7 +9,9 @@
   (yt-dlp's own retries, or a later job-level retry) continues with an HTTP Range request.
 * Every connection -- the HEAD probe, each redirect hop, extractor pages, the GET, HLS/DASH
   manifests and segments -- goes through the guard at connect time (``connections``), to
-  the very address that was checked; yt-dlp's native downloaders only (no external ffmpeg).
+  the very address that was checked; yt-dlp's native downloaders only: a stream it would hand
+  to an external ffmpeg, aria2c, curl... (HLS with SAMPLE-AES, say) fails permanently
+  (``programs``), whether or not that program is installed.
   yt-dlp follows redirects itself; the guard sees every hop because every hop connects.
 * A deadline: the download must receive CLIPQUEUE_DOWNLOAD_MIN_RATE_KBPS over every
   CLIPQUEUE_DOWNLOAD_STALL_S window; past it (or on cancellation or a lost lease) its
@@ -24,7 +26,8 @@ from pathlib import Path
 
 from workers.pipeline.fetcher.classify import classify
 from workers.pipeline.fetcher.connections import GuardedConnections, guard_error, install
-from workers.pipeline.fetcher.guard import Guard, UrlRejected, is_public_address, system_resolver
+from workers.pipeline.fetcher.guard import Guard, UrlRejected, guard_for
+from workers.pipeline.fetcher.programs import JS_RUNTIMES
 from workers.queue.errors import PermanentError, TransientError
 
 log = logging.getLogger(__name__)
@@ -46,13 +49,6 @@ def check_duration(duration: float | None, settings) -> None:
     if duration and duration > settings.max_duration_s:
         raise PermanentError("too_long", f"the video is {duration / 60:.0f} min long; the limit is "
                                          f"{settings.max_duration_s / 60:.0f} min")
-
-
-def guard_for(settings, services) -> Guard:
-    """The SSRF guard of this worker: resolver and address policy are injectable services."""
-    return Guard(allow_private=settings.allow_private_urls,
-                 resolver=services.get("resolver") or system_resolver,
-                 allowed=services.get("address_policy") or is_public_address)
 
 
 def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
@@ -102,8 +98,11 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
         "merge_output_format": "mp4",
         # yt-dlp's own downloaders for every protocol: an external ffmpeg (its default for
         # some HLS) would open connections the guard never sees. ffmpeg only merges files.
+        # Where yt-dlp would fall back to one anyway, ``programs.seal`` refuses it.
         "external_downloader": {"default": "native"},
         "hls_prefer_native": True,
+        "js_runtimes": JS_RUNTIMES,   # YouTube's JS challenge: deno, without network access
+        "remote_components": [],
         "proxy": "",
         "progress_hooks": [progress],
         "quiet": True,
@@ -123,7 +122,7 @@ def fetch(url: str, work: Path, settings, ctx) -> tuple[Path, str | None]:
                 _check_probe(info, settings, max_bytes)
                 check_free_space(work, info.get("filesize") or info.get("filesize_approx"), settings)
                 info = ydl.process_ie_result(info, download=True)
-            except (yt_dlp.utils.DownloadError, RequestError, OSError) as exc:
+            except (yt_dlp.utils.YoutubeDLError, RequestError, OSError) as exc:
                 ctx.raise_if_cancelled()
                 raise classify(exc, connections) from None
     finally:

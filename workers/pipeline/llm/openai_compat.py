@@ -6,7 +6,9 @@
   verbatim; ``clips.quotes`` maps the quotes back to word times (models copy words well and
   keep ids and timestamps badly). It never does timestamp arithmetic.
 * Quick in-call retries with tenacity: 429 (waiting at least its Retry-After), 5xx,
-  timeouts, connection errors and unparseable output, within a small time budget.
+  timeouts, connection errors and unparseable output, within a time budget that bounds the
+  call whole: a request's time-out is what is left of it, and a retry whose wait would
+  end past it is not made (the error is raised at once, with the server's Retry-After).
   A longer outage raises ``TransientError`` (a job-level retry with backoff: the worker moves
   on, the video waits, and nothing before this step is redone); output that stays
   unparseable raises ``PermanentError`` with a clear cause.
@@ -104,7 +106,8 @@ class OpenAILLM:
         self.model = model
         self.prices = (price_input_per_m, price_output_per_m)
         self.sleep = sleep
-        self.attempts, self.budget_s = attempts, budget_s  # in-call retries: a request's bound
+        self.timeout = timeout
+        self.attempts, self.budget_s = attempts, budget_s  # in-call retries: a call's bound, waits included
 
     # ---------------------------------------------------------------- the two questions
     def ping(self, timeout: float = 5.0) -> str:
@@ -146,8 +149,9 @@ class OpenAILLM:
         ]
         return self._ask(messages, "clips", CLIPS_SCHEMA, lambda reply: _check_clips(reply, ids))
 
-    def answer_question(self, question: str, passages: list[dict]) -> dict:
-        """An answer from the given transcript passages only, citing them by id with a quote."""
+    def answer_question(self, question: str, passages: list[dict], budget_s: float | None = None) -> dict:
+        """An answer from the given transcript passages only, citing them by id with a quote;
+        within ``budget_s`` (default: the client's budget), retries and waits included."""
         lines = "\n".join(f"[{p['id']}] ({_clock(p['start'])}-{_clock(p['end'])}) {p['text']}" for p in passages)
         ids = {p["id"] for p in passages}
         messages = [
@@ -158,15 +162,19 @@ class OpenAILLM:
                 "question's language. Answer only with JSON that matches the schema.")},
             {"role": "user", "content": f"Passages:\n{lines}\n\nQuestion: {question}"},
         ]
-        return self._ask(messages, "answer", ANSWER_SCHEMA, lambda reply: _check_answer(reply, ids))
+        return self._ask(messages, "answer", ANSWER_SCHEMA, lambda reply: _check_answer(reply, ids), budget_s)
 
     # ---------------------------------------------------------------- one structured call
-    def _ask(self, messages, schema_name, schema, check) -> dict:
+    def _ask(self, messages, schema_name, schema, check, budget_s: float | None = None) -> dict:
+        """One structured call. ``budget_s`` bounds it whole: each request's time-out is what
+        is left of it, and no retry starts (nor a wait for one) that would end past it."""
         import openai
-        from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+        from tenacity import RetryError, Retrying, retry_if_exception, stop_after_attempt, stop_before_delay
 
         raw_replies = []
         usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        budget = self.budget_s if budget_s is None else budget_s
+        ends = time.monotonic() + budget
 
         def attempt():
             response = self.client.chat.completions.create(
@@ -175,6 +183,7 @@ class OpenAILLM:
                 temperature=0.2,
                 response_format={"type": "json_schema",
                                  "json_schema": {"name": schema_name, "schema": schema, "strict": True}},
+                timeout=max(0.01, min(self.timeout, ends - time.monotonic())),
             )
             if response.usage:
                 usage["prompt_tokens"] += response.usage.prompt_tokens or 0
@@ -199,7 +208,7 @@ class OpenAILLM:
             return max(backoff, _retry_after(exc) or 0.0)
 
         try:
-            result = Retrying(stop=stop_after_attempt(self.attempts) | stop_after_delay(self.budget_s),
+            result = Retrying(stop=stop_after_attempt(self.attempts) | stop_before_delay(budget),
                               retry=retry_if_exception(retryable), wait=wait, sleep=self.sleep,
                               reraise=True)(attempt)
         except RetryError as exc:  # pragma: no cover - reraise=True gives the last error

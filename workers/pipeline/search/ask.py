@@ -49,13 +49,16 @@ def quoted_in(quote: str, text: str) -> bool:
     return best_ratio(quote, text) >= 0.9
 
 
-def answer(llm, question: str, found: list[dict]) -> dict:
+def answer(llm, question: str, found: list[dict], budget_s: float | None = None) -> dict:
+    """The answer to ``question`` from the passages ``found``; the model's call (retries and
+    waits included) within ``budget_s`` when given."""
     if not found:
         return {"answer": "Nothing in this video's transcript matches the question.", "citations": [],
                 "mode": "none", "backend": llm.name}
     if llm.name == "local" or not hasattr(llm, "answer_question"):
         return extractive(found, llm.name)
-    reply = llm.answer_question(question, found)["result"]
+    reply = (llm.answer_question(question, found) if budget_s is None
+             else llm.answer_question(question, found, budget_s=budget_s))["result"]
     by_id = {p["id"]: p for p in found}
     citations = [{"start": by_id[c["passage"]]["start"], "end": by_id[c["passage"]]["end"],
                   "text": by_id[c["passage"]]["text"], "quote": c["quote"]}
