@@ -75,7 +75,7 @@ def status():
         deliveries = webhooks.for_token(conn, token) if job is not None else []
     if job is None:
         raise ApiError(404, "unknown_token", "no video was submitted with that token")
-    view = describe(job, state().storage, file_url)
+    view = describe(job, state().storage, file_url, settings=state().settings)
     if deliveries:
         view["webhooks"] = [{**{k: v for k, v in d.items() if k != "callback_url"},
                              "host": urlsplit(d["callback_url"]).hostname} for d in deliveries]
