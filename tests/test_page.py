@@ -120,7 +120,10 @@ def new_page(browser, **options):
 
 def shoot(page, locator, name: str, folder: Path) -> None:
     path = folder / name
-    page.locator(locator).screenshot(path=str(path))
+    if locator is None:
+        page.screenshot(path=str(path))  # what the window shows
+    else:
+        page.locator(locator).screenshot(path=str(path))
     wanted = os.environ.get("CLIPQUEUE_SCREENSHOTS")
     if wanted:
         Path(wanted).mkdir(parents=True, exist_ok=True)

@@ -51,9 +51,9 @@ def test_nothing_overflows_at_375_px_with_a_200_character_url(make_site, browser
     page.get_by_role("button", name="Ask", exact=True).click()
     page.wait_for_selector("#answer li")
     fits(page)  # done, with clips, moments and an answer
-    page.set_viewport_size({"width": 375, "height": 1400})
-    page.evaluate("() => window.scrollTo(0, 0)")
-    shoot(page, "#video", "page-phone.png", tmp_path)
+    page.set_viewport_size({"width": 375, "height": 1000})
+    page.evaluate("() => document.getElementById('video').scrollIntoView()")
+    shoot(page, None, "page-phone.png", tmp_path)  # the top of the video: its name, options, steps, a clip
     missing = long_url(media_server, "gone-missing")  # nothing is served there: the video fails
     page.get_by_label("Video URL").fill(missing)
     page.get_by_role("button", name="Make clips").click()
