@@ -88,7 +88,7 @@ def status():
         raise ApiError(404, "unknown_token", "no video was submitted with that token")
     if webhook is not None and deliveries is None:
         raise ApiError(404, "unknown_webhook", "this video has no webhook subscription with that id")
-    view = describe(job, state().storage, file_url)
+    view = describe(job, state().storage, file_url, settings=state().settings)
     if deliveries is not None:  # the caller's own subscription only: the token is shared by every submitter
         view["webhooks"] = [{**{k: v for k, v in d.items() if k != "callback_url"},
                              "host": urlsplit(d["callback_url"]).hostname} for d in deliveries]

@@ -1,6 +1,9 @@
 """Bad input that once got a 500 or a wrong answer: each gets a JSON 4xx that says what is
-wrong, Range follows RFC 9110, and a resubmission never silently drops its options."""
+wrong, Range follows RFC 9110, a resubmission never silently drops its options, and the
+status says the options a video is made with and an upload's file name."""
 from __future__ import annotations
+
+import base64
 
 import pytest
 
@@ -12,6 +15,7 @@ from workers.pipeline.storage import LocalStorage
 
 from doubles.dns import fake_resolver
 from .support.steps import TABLE
+from .support.contract import assert_conforms
 from .test_api import assert_error
 
 
@@ -93,3 +97,28 @@ def test_resubmitting_a_url_with_other_clip_options_says_so(client):
     assert "max_clips=2" in other.get_json()["error"]["message"]
     defaults = client.post("/public/video", json={"url": "https://example.com/o.mp4"})
     assert_error(defaults, 409, "options_conflict")
+
+
+def test_the_status_says_the_options_a_video_is_made_with_and_an_uploads_file_name(client, settings):
+    token = client.post("/public/video", json={"url": "https://example.com/opts.mp4", "max_clips": 3,
+                                               "aspect": "9:16"}).get_json()["token"]
+    status = client.get(f"/public/video/status?token={token}")
+    assert status.get_json()["filename"] is None
+    assert status.get_json()["options"] == {"clip_min_seconds": settings.clip_min_s,  # the server's defaults
+                                            "clip_max_seconds": settings.clip_max_s,  # for what was not given
+                                            "max_clips": 3, "aspect": "9:16", "captions": "files"}
+    assert_conforms("/public/video/status", "get", status)
+    name = "Keynote – día 2 <final>.mp4"
+    tus = {"Tus-Resumable": "1.0.0"}
+    created = client.post("/public/uploads", headers={**tus, "Upload-Length": "4", "Upload-Metadata": ",".join(
+        f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in (("filename", name), ("clip_min_seconds", "10"),
+                                                                    ("captions", "none")))})
+    assert created.status_code == 201
+    patched = client.patch(created.headers["Location"], data=b"abcd",
+                           headers={**tus, "Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"})
+    upload = client.get(patched.headers["ClipQueue-Status-URL"])
+    body = upload.get_json()
+    assert body["filename"] == name and body["url"].startswith("upload:")
+    assert body["options"] == {"clip_min_seconds": 10.0, "clip_max_seconds": settings.clip_max_s,
+                               "max_clips": settings.max_clips, "aspect": "original", "captions": "none"}
+    assert_conforms("/public/video/status", "get", upload)

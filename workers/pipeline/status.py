@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import Callable
 
+from workers.pipeline.steps.clip_lookup import band_and_count
 from workers.pipeline.table import STEPS
 
 
-def describe(job: dict, storage, file_url: Callable[[str, str], str]) -> dict:
+def describe(job: dict, storage, file_url: Callable[[str, str], str], *, settings) -> dict:
     """The public view of a job (a ``jobs.job_status`` row): no internal ids, no worker
     names, no tracebacks. ``file_url(token, name)`` is where the API serves a clip file
-    that storage does not hand out itself."""
+    that storage does not hand out itself; ``settings`` give the defaults of the options
+    the request left out."""
     status, current, checkpoints = job["status"], job["step"], job["checkpoints"]
     timeline = []
     for step in STEPS:
@@ -30,6 +32,8 @@ def describe(job: dict, storage, file_url: Callable[[str, str], str]) -> dict:
     view = {
         "token": job["token"],
         "url": job["source_url"],
+        "filename": (job["options"] or {}).get("filename"),
+        "options": made_with(job["options"] or {}, settings),
         "status": status,
         "pipeline_step": current,
         "progress": 1.0 if status == "done" else round((finished + partial) / len(STEPS), 4),
@@ -58,6 +62,14 @@ def describe(job: dict, storage, file_url: Callable[[str, str], str]) -> dict:
         last = checkpoints.get(STEPS[-1])
         view["result"] = public_result(last.get("result"), job["token"], storage, file_url) if last else None
     return view
+
+
+def made_with(options: dict, settings) -> dict:
+    """The clip options a video is made with: the request's, the server's defaults for the
+    rest (as the steps read them)."""
+    band, count = band_and_count(options, settings)
+    return {"clip_min_seconds": band.min_s, "clip_max_seconds": band.max_s, "max_clips": count,
+            "aspect": options.get("aspect", "original"), "captions": options.get("captions", "files")}
 
 
 def file_link(storage, token: str, key: str, file_url: Callable[[str, str], str]) -> str:

@@ -312,13 +312,13 @@ SELECT j.id AS job_id, j.video_id, j.token, j.status::text AS status,
  WHERE j.token = %(token)s;
 
 -- name: job_status
--- The public status read in one round trip: the job (live or archived) and, per finished
--- step, only what the public view shows (times, LLM usage, the last step's result and
+-- The public status read in one round trip: the job (live or archived, with the options it
+-- was submitted with) and, per finished step, only what the public view shows (times, LLM usage, the last step's result and
 -- files) -- never whole checkpoints, which can hold a full transcript.
 SELECT j.token, j.status::text AS status, j.pipeline_step::text AS step, j.retry,
        j.max_retries, j.step_started_at, j.step_progress, j.run_after, j.failure_cause,
        j.failure_details ->> 'message' AS failure_message, j.created_at, j.updated_at,
-       j.finished_at, v.source_url,
+       j.finished_at, j.options, v.source_url,
        (SELECT coalesce(jsonb_object_agg(c.step, jsonb_build_object(
                   'started_at', c.started_at, 'finished_at', c.finished_at,
                   'duration_s', round(extract(epoch FROM c.finished_at - c.started_at), 3),

@@ -144,7 +144,8 @@ class Dispatcher:
         job = jobs.job_status(conn, delivery["token"])
         base = (self.settings.public_url or "").rstrip("/")
         event = {"type": delivery["event_type"], "timestamp": datetime.fromtimestamp(self.clock()).astimezone(),
-                 "data": describe(job, self.storage, lambda token, name: f"{base}/public/video/{token}/files/{name}")}
+                 "data": describe(job, self.storage, lambda token, name: f"{base}/public/video/{token}/files/{name}",
+                                  settings=self.settings)}
         body = json.dumps(event, default=_json_default).encode()
         return body, signing.headers(signing.secrets_of(self.settings), delivery["message_id"], int(self.clock()),
                                      body)
