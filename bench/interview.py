@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SCRIPT = REPO / "tests" / "media" / "interview_radio.txt"
-VOICES = {"H": ["-v", "en-gb", "-p", "35", "-s", "160"], "G": ["-v", "en-us+Linda", "-s", "145"]}
+VOICES = {"H": ["-v", "en-gb", "-p", "35", "-s", "160"], "G": ["-v", "en-us+f3", "-s", "140"]}
 GAPS = [0.3, 0.5, 0.25, 0.7, 0.4, 0.35, 0.6]  # seconds between turns, cycled
 RATE = 22050  # espeak-ng's output rate
 
