@@ -30,7 +30,6 @@ def band_and_count(options, settings) -> tuple[Band, int]:
 def run(video, ctx) -> dict:
     storage, llm = ctx.services["storage"], ctx.services["llm"]
     transcript = json.loads(storage.get_bytes(ctx.output_of("transcript")["key"]))
-    segments, duration = split(transcript["segments"]), transcript["duration"]
     kind = ctx.output_of("content_type")["content_type"]
     band, count = band_and_count(video.options, ctx.settings)
 
@@ -38,13 +37,21 @@ def run(video, ctx) -> dict:
         ctx.report_progress(done)
         ctx.raise_if_cancelled()
 
-    looked = look_up(llm, segments, kind, band, count, after_window)
-    clips = resolve(looked["citations"], segments, band, duration, count)
-    if not clips:
+    looked = choose(llm, transcript, kind, band, count, after_window)
+    if not looked["clips"]:
         raise PermanentError("no_clips", "no moment of the video fits the requested clip length")
-    return {"clips": clips, "content_type": kind, "band": [band.min_s, band.max_s], "windows": looked["windows"],
-            "units": "sentences", "sentences": len(segments),
+    return {"clips": looked["clips"], "content_type": kind, "band": [band.min_s, band.max_s],
+            "windows": looked["windows"], "units": "sentences", "sentences": looked["sentences"],
             "backend": llm.name, "model": llm.model, "raw": looked["raw"], "usage": looked["usage"]}
+
+
+def choose(llm, transcript: dict, kind: str, band: Band, count: int, after_window=lambda done: None) -> dict:
+    """The clips of ``transcript`` (Whisper's, as stored), with what the lookup cost: what
+    the step does, without storage or context (the benchmarks call it too)."""
+    segments = split(transcript["segments"])
+    looked = look_up(llm, segments, kind, band, count, after_window)
+    clips = resolve(looked["citations"], segments, band, transcript["duration"], count)
+    return {**looked, "clips": clips, "sentences": len(segments)}
 
 
 def look_up(llm, units: list[dict], kind: str, band: Band, count: int, after_window=lambda done: None) -> dict:
