@@ -4,8 +4,8 @@
 
 Every file of tests/media with speech (our interview, the Manifesto reading, JFK, the MIT
 licence reading, the auto-editor sample, ten Night of the Living Dead scenes) is
-transcribed by the bundled Whisper tiny.en as the transcript step does it (voice prints
-included; cached in bench/out/transcripts, keyed by the file's SHA-256), its content type
+transcribed by the bundled Whisper tiny.en as the transcript step does it (cached in
+bench/out/transcripts, keyed by the file's SHA-256; voice prints included), its content type
 and clips are looked up as the content_type and clip_lookup steps do (local backend, the
 default 15-60 s band and 5 clips), and the clips are judged:
 
@@ -63,26 +63,32 @@ print(json.dumps(out))
 
 def transcript(name: str) -> dict:
     """The Whisper tiny.en transcript of ``tests/media/name`` with voice prints, as the
-    transcript step makes it (cached under bench/out/transcripts)."""
+    transcript step makes it (Whisper's part cached under bench/out/transcripts; the voice
+    prints, cheap, made afresh from the decoded audio)."""
+    from workers.pipeline.clips import voice
+    from workers.pipeline.media import decode_audio_range, ffmpeg_binary
+
     path = MEDIA / name
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     cache = OUT / "transcripts" / f"{name.replace('/', '__')}.{digest}.json"
-    if cache.exists():
-        return json.loads(cache.read_text())
-    from workers.pipeline.clips import voice
-    from workers.pipeline.media import decode_audio_range, ffmpeg_binary
-    from workers.pipeline.whisper.engines import transcribe_chunk
-    from workers.pipeline.whisper.models import load_model
-    from workers.settings import Settings
-
-    engine, _name = load_model(Settings.from_env({}))
     audio = decode_audio_range(path, 0.0, None, ffmpeg=ffmpeg_binary())
-    segments = voice.annotate(transcribe_chunk(engine, audio, 0.0, lambda _done: None), audio, 0.0)
-    for number, segment in enumerate(segments):
-        segment["id"] = number
-    result = {"duration": round(len(audio) / 16000, 3), "segments": segments}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(result))
+    if cache.exists():
+        result = json.loads(cache.read_text())
+    else:
+        from workers.pipeline.whisper.engines import transcribe_chunk
+        from workers.pipeline.whisper.models import load_model
+        from workers.settings import Settings
+
+        engine, _name = load_model(Settings.from_env({}))
+        segments = transcribe_chunk(engine, audio, 0.0, lambda _done: None)
+        for number, segment in enumerate(segments):
+            segment["id"] = number
+            for word in segment["words"]:
+                word.pop("voice", None)
+        result = {"duration": round(len(audio) / 16000, 3), "segments": segments}
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(result))
+    voice.annotate(result["segments"], audio, 0.0)
     return result
 
 

@@ -27,10 +27,15 @@ def test_a_citation_snaps_to_word_edges_with_padding_into_silence():
     assert clip["text"].split()[0] == "w2_0" and clip["text"].split()[-1] == "w5_3"
 
 
-def test_padding_never_reaches_into_a_neighbouring_word():
+def test_padding_never_reaches_past_half_way_to_a_neighbouring_word():
     segs = talk(gap=0.1)
     [clip] = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}], segs, Band(10, 60), 200.0, 5)
-    assert clip["start"] == segs[1]["words"][-1]["end"] and clip["end"] == segs[6]["words"][0]["start"]
+    assert clip["start"] == round((segs[1]["words"][-1]["end"] + segs[2]["words"][0]["start"]) / 2, 3)
+    assert clip["end"] == round((segs[5]["words"][-1]["end"] + segs[6]["words"][0]["start"]) / 2, 3)
+    # two clips side by side share no moment: both are kept
+    both = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}, {"start_segment": 6, "end_segment": 9,
+                                                                        "score": 0.5}], segs, Band(10, 60), 200.0, 5)
+    assert len(both) == 2 and both[1]["end"] <= both[0]["start"] or both[0]["end"] <= both[1]["start"]
 
 
 def test_the_band_is_met_by_whole_sentences():
@@ -137,7 +142,9 @@ def test_the_local_picks_leave_out_boilerplate_and_keep_whole_sentences():
     segments = _segments(texts)
     reply = LocalLLM().find_clips(segments, content_type="lecture", min_s=10, max_s=20, count=3)["result"]
     assert reply["clips"]
+    titled = {c["start_segment"]: c["title"] for c in resolve(reply["clips"], segments, Band(10, 20), 60.0, 3)}
     for clip in reply["clips"]:
+        clip["title"] = titled[clip["start_segment"]]
         first, last = clip["start_segment"], clip["end_segment"]
         assert first not in (0, 1, 8) and last not in (0, 1, 8)  # no disclaimer, URL, or channel housekeeping
         assert first == 0 or texts[first - 1].endswith(".")  # starts where a sentence starts
