@@ -172,8 +172,8 @@ def _snap(segments, first, last, duration: float, max_s: float | None = None, sk
         "start_segment": segments[first]["id"],
         "end_segment": segments[last]["id"],
         "text": join_words(words),
-        "words": [{"word": w["word"], "start": w["start"], "end": w["end"], "space": w.get("space", True)}
-                  for w in words],
+        "words": [{"word": w["word"], "start": w["start"], "end": w["end"], "space": w.get("space", True),
+                   **({"probability": w["probability"]} if "probability" in w else {})} for w in words],
     }
 
 

@@ -25,11 +25,12 @@ import re
 
 from workers.pipeline.clips.meaning import leaning
 from workers.pipeline.clips.quotes import best_ratio, normal
+from workers.pipeline.clips.sentences import ends_sentence
 from workers.pipeline.llm.salience import FILLERS, intensity
 from workers.pipeline.llm.text import STOPWORDS, without_list_number
 
 DOUBT = 0.5
-HOOK_CHARS = 120
+HOOK_CHARS = 160
 HOOK_MATCH = 0.8
 MIN_WORDS, MAX_WORDS = 3, 10
 DANGLING = {"the", "a", "an", "of", "to", "and", "or", "but", "in", "on", "at", "for", "with", "by", "from", "that",
@@ -37,6 +38,16 @@ DANGLING = {"the", "a", "an", "of", "to", "and", "or", "but", "in", "on", "at", 
             "if", "so", "because", "which", "who", "very", "not", "no", "into", "about", "it's", "i", "we", "you"}
 OPENERS = FILLERS | {"so", "and", "but", "or", "well", "yes", "yeah", "oh", "okay", "ok", "right", "now", "then",
                      "because", "also", "like"}
+LEADS = {"in", "on", "at", "for", "with", "from", "by", "of", "to", "and", "but", "or", "as", "which", "who", "that",
+         "where", "when", "while", "if", "because", "than"}
+SUBJECTS = {"i", "you", "we", "they", "he", "she", "it", "it's", "there", "this", "that", "these", "those", "the",
+            "a", "an", "every", "my", "our", "your", "their", "his", "her", "its", "one", "nobody", "everyone",
+            "everybody", "people", "what", "why", "how", "where", "who", "when"}
+PHATIC = re.compile(r"^(thank you|thanks|look at (this|that)|hello|hi|welcome|okay|ok|come on|wait a minute|"
+                    r"good (morning|evening|lord)|you know|i see|i mean)\b", re.IGNORECASE)
+POINTERS = {"it", "it's", "this", "that", "they", "they're", "he", "he's", "she", "she's", "them", "there"}
+CUT_BEFORE = {"to", "that", "which", "who", "because", "if", "when", "where", "while", "as", "since", "until", "so",
+              "but", "and", "in", "on", "at", "for", "with", "from", "by", "before", "after"}
 _CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+")
 
 
@@ -47,43 +58,62 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
     for w in words:
         for t in normal(w["word"]):
             clip_counts[t] = clip_counts.get(t, 0) + 1
+    stems: dict[str, int] = {}
+    for t, c in clip_counts.items():
+        stems[t[:5]] = stems.get(t[:5], 0) + c
     doubtful = {t for w in words if w.get("probability", 1.0) < DOUBT for t in normal(w["word"])
                 if clip_counts.get(t, 0) < 2}
-    best, fallback = None, None
-    for text in candidates(words):
+    best = None
+    for text, whole_start, complete in candidates(words):
         tokens = normal(text)
-        if not MIN_WORDS <= len(tokens) <= MAX_WORDS or tokens[-1] in DANGLING:
-            continue
         content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
-        value = sum(clip_counts.get(t, 1) / (1 + talk_counts.get(t, 0)) ** 0.5 for t in content)
-        value += 0.6 * sum(t in vocabulary for t in content) + 0.4 * len(re.findall(r"\d|\b[A-Z][a-z]", text[1:]))
-        value += 0.3 * intensity(text) * len(tokens) ** 0.5 + (0.8 if prefer_question and text.endswith("?") else 0)
-        value -= 0.3 * (tokens[0] in ("it", "this", "that", "they", "he", "she")) + 0.1 * abs(len(tokens) - 6)
-        if not content:
+        if (not MIN_WORDS <= len(tokens) <= MAX_WORDS or tokens[-1] in DANGLING or tokens[-2] == "to" or not content
+                or PHATIC.search(text)):
             continue
-        if doubtful & set(tokens):
-            fallback = fallback if fallback and fallback[0] >= value else (value, text)
-            continue
+        value = sum(stems.get(t[:5], 1) / (1 + talk_counts.get(t, 0)) ** 0.5 for t in content) / len(content) ** 0.5
+        value += 0.6 * sum(t in vocabulary for t in content) + 0.4 * min(2, len(re.findall(r"\d|\b[A-Z][a-z]",
+                                                                                          text[1:])))
+        value += 0.3 * intensity(text) * len(tokens) ** 0.5 + (0.5 if prefer_question and text.endswith("?") else 0)
+        value += 0.5 * whole_start + 0.4 * complete - 0.6 * (tokens[0] in LEADS) - 0.3 * (tokens[0] in POINTERS)
+        value -= 0.15 * max(0, 4 - len(tokens), len(tokens) - 8)
+        if not whole_start and tokens[0] not in SUBJECTS and not text[:1].isupper() and not tokens[0].isdigit():
+            value -= 0.6  # a clause from inside a sentence that opens on a verb: a fragment
+        value -= sum(2.5 if t not in STOPWORDS else 1.0 for t in doubtful & set(tokens))  # a likely mishearing
         if best is None or value > best[0]:
             best = (value, text)
-    chosen = (best or fallback or (0, _shortest_complete(words)))[1]
-    return _capital(chosen)
+    return _capital(best[1] if best else _shortest_complete(words))
 
 
-def candidates(words: list[dict]) -> list[str]:
-    """The clip's sentences and clauses, and pairs of clauses, cleaned to headline form."""
-    out, sentence = [], []
+def candidates(words: list[dict]) -> list[tuple[str, bool, bool]]:
+    """(text, opens its sentence, whole) for the clip's sentences, their clauses, pairs of
+    clauses (whole), and their openings cut before a subordinate clause or a phrase ("I
+    looked back at the diner | to see if …", not whole), cleaned to headline form."""
+    out = []
+    for sentence in _sentences(words):
+        text = clean(sentence)
+        if not text:
+            continue
+        clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+        pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
+                  *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
+        cuts = []
+        for piece, first in pieces:
+            split = piece.split()
+            cuts += [(" ".join(split[:k]), first) for k in range(MIN_WORDS, len(split))
+                     if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
+        out += [(clean(p), first, n <= len(clauses)) for n, (p, first) in enumerate(pieces) if clean(p)]
+        out += [(clean(p), first, False) for p, first in cuts if clean(p)]
+    return out
+
+
+def _sentences(words: list[dict], keep_words: bool = False) -> list:
+    out, current = [], []
     for w in words:
-        sentence.append(w["word"])
-        if re.search(r"[.!?][\"')\]]*$", w["word"]) or w is words[-1]:
-            text = clean(" ".join(sentence))
-            sentence = []
-            if not text:
-                continue
-            out.append(text)
-            clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
-            out += clauses + [f"{a}, {b}" for a, b in zip(clauses, clauses[1:])]
-    return [clean(c) for c in out if clean(c)]
+        current.append(w)
+        if ends_sentence(w["word"]) or w is words[-1]:
+            out.append(current if keep_words else " ".join(x["word"] for x in current))
+            current = []
+    return out
 
 
 def clean(text: str) -> str:
@@ -105,20 +135,17 @@ def clean(text: str) -> str:
 
 
 def hook(words: list[dict], title: str, talk_counts: dict[str, int]) -> str:
-    """The clip's strongest line (see the module docstring)."""
-    sentences, current = [], []
-    for w in words:
-        current.append(w["word"])
-        if re.search(r"[.!?][\"')\]]*$", w["word"]) or w is words[-1]:
-            sentences.append(" ".join(current))
-            current = []
+    """The clip's strongest line (see the module docstring): intensity and rare words, less
+    each word Whisper was unsure of."""
     scored = []
-    for text in sentences:
+    for sentence in _sentences(words, keep_words=True):
+        text = " ".join(w["word"] for w in sentence)
         tokens = [t for t in normal(text) if t not in STOPWORDS and len(t) > 2]
         if len(normal(text)) < 3:
             continue
         rarity = sum(1 / (1 + talk_counts.get(t, 0)) ** 0.5 for t in tokens) / max(1, len(tokens)) ** 0.5
-        scored.append((intensity(text) + rarity, text))
+        doubt = sum(w.get("probability", 1.0) < DOUBT for w in sentence) / len(sentence)
+        scored.append((intensity(text) + rarity - 3 * doubt, text))
     scored.sort(key=lambda s: -s[0])
     for _, text in scored:
         line = _capital(_hook_form(text))
@@ -128,15 +155,19 @@ def hook(words: list[dict], title: str, talk_counts: dict[str, int]) -> str:
 
 
 def _hook_form(text: str) -> str:
+    """A whole sentence, without its leaning opener; a long one (over ``HOOK_CHARS``) by its
+    best clause or opening that ends at a phrase's edge (never cut mid-phrase)."""
+    text = without_list_number(text).strip()
     lean = leaning(text)
     if lean and lean[0] == "trim":
         text = " ".join(text.split()[lean[1]:])
-    text = without_list_number(text).strip()
     if len(text) <= HOOK_CHARS:
         return text
-    clauses = [c.strip() for c in _CLAUSE.split(text) if len(normal(c)) >= 3]
-    fitting = [c for c in clauses if len(c) <= HOOK_CHARS]
-    return (max(fitting, key=intensity) if fitting else text[:HOOK_CHARS].rsplit(" ", 1)[0]).rstrip(",;:") + "."
+    parts = [p for p, _, _ in candidates([{"word": w} for w in text.split()]) if len(p.split()) >= 4]
+    fitting = [p for p in parts if len(p) <= HOOK_CHARS]
+    if not fitting:
+        return text
+    return max(fitting, key=lambda p: (intensity(p) * len(p) ** 0.5, len(p))).rstrip(",;:.") + "."
 
 
 def grounded(text: str, clip_text: str) -> bool:
