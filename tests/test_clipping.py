@@ -1,7 +1,7 @@
 """Citations to clips: word edges, padding into silence, the band, overlaps, windows."""
 from __future__ import annotations
 
-from workers.pipeline.clips.choosing import Band, resolve, windows
+from workers.pipeline.clips.choosing import Band, resolve
 from workers.pipeline.llm.local import LocalLLM
 from workers.pipeline.llm.text import textrank, tokens
 
@@ -54,13 +54,20 @@ def test_overlapping_picks_keep_the_better_one_and_ranks_follow_scores():
     assert [(c["start_segment"], c["rank"]) for c in clips] == [(4, 1), (20, 2)]
 
 
-def test_long_transcripts_are_windowed_with_overlap_and_full_coverage():
-    segs = talk(n=800)  # 4000 s
-    parts = windows(segs, 600, 60)
-    assert len(parts) >= 7
-    assert parts[0][0]["id"] == 0 and parts[-1][-1]["id"] == 799
-    assert all(p[-1]["end"] - p[0]["start"] <= 600 for p in parts)
-    assert all(b[0]["id"] <= a[-1]["id"] for a, b in zip(parts, parts[1:]))  # overlap, no gap
+def test_long_transcripts_are_cut_into_overlapping_windows_on_sentence_edges():
+    from workers.pipeline.llm.shortlist import windows
+
+    segs = talk(n=800)  # 4000 s of 5 s sentences
+    for s in segs:
+        s["words"][-1]["word"] += "."
+    parts = windows(segs, 90, 45)
+    assert 85 <= len(parts) <= 90
+    assert parts[0][0] == 0 and parts[-1][-1] == 799  # the whole talk
+    assert all(segs[b]["end"] - segs[a]["start"] <= 90 for a, b in parts)
+    assert all(segs[b]["end"] - segs[a]["start"] >= 80 for a, b in parts[:-1])
+    assert all(b2 > b1 and a2 <= b1 for (a1, b1), (a2, b2) in zip(parts, parts[1:]))  # they overlap, no gap
+    segs[10]["words"][-1]["word"] = segs[10]["words"][-1]["word"].rstrip(".")  # 10 runs on into 11
+    assert all(a != 11 and b != 10 for a, b in windows(segs, 90, 45))
 
 
 def test_textrank_prefers_sentences_that_share_the_talks_themes():
@@ -152,9 +159,13 @@ def test_the_local_picks_leave_out_boilerplate_and_keep_whole_sentences():
         assert " · " not in clip["title"] and clip["title"][0].isupper()  # a title, not a keyword list
 
 
-def test_a_numbered_sentence_makes_a_title_without_its_number():
-    from workers.pipeline.llm.text import title as _title
+def test_a_numbered_sentence_makes_a_complete_headline_without_its_number():
+    from workers.pipeline.llm.titles import headline
 
-    assert _title("1. Communism is already acknowledged by all European powers to be itself a power.") == \
-        "Communism is already acknowledged by all European powers\u2026"
-    assert _title("The spectre of communism.") == "The spectre of communism"
+    def words(text):
+        return [{"word": w, "start": n * 0.4, "end": n * 0.4 + 0.3} for n, w in enumerate(text.split())]
+
+    assert headline(words("1. Communism is already acknowledged by all European powers to be itself a power."),
+                    {}) == "Communism is already acknowledged by all European powers"  # cut where a phrase ends
+    assert headline(words("The spectre of communism."), {}) == "The spectre of communism"
+    assert headline(words("So, um, we decided to drop the screen, you know."), {}) == "We decided to drop the screen"

@@ -40,10 +40,12 @@ class Band:
 
 
 def resolve(citations: list[dict], segments: list[dict], band: Band, duration: float, count: int,
-            rules: Rules = Rules(), kind: str | None = None, refused: list | None = None) -> list[dict]:
+            rules: Rules = Rules(), kind: str | None = None, refused: list | None = None,
+            spread: bool = False) -> list[dict]:
     """Clips from citations: placed, repaired to keep the rules (``repair``), snapped to word
-    edges, titled, de-overlapped, ranked and capped. A citation no repair can save is left
-    out, with why, in ``refused`` (when given)."""
+    edges, titled, de-overlapped, ranked and capped (with ``spread``, the best of each region
+    of the video first: citations gathered window by window). A citation no repair can save
+    is left out, with why, in ``refused`` (when given)."""
     from workers.pipeline.clips.meaning import Structure
     from workers.pipeline.clips.repair import Refused, repair
     from workers.pipeline.clips.rules import Speech
@@ -92,15 +94,35 @@ def resolve(citations: list[dict], segments: list[dict], band: Band, duration: f
         clip["score"] = float(cite.get("score") or 0.0)
         clip["_cite"] = (cite.get("title"), cite.get("hook"))
         clips.append(clip)
-    kept = []
-    for clip in sorted(clips, key=lambda c: (-c["score"], c["start"])):
-        if all(clip["end"] <= k["start"] or clip["start"] >= k["end"] for k in kept):
-            kept.append(clip)
-    kept = kept[:count]
+    kept = _select(clips, count, (segments[0]["start"], segments[-1]["end"]) if spread and segments else None)
     _titles(kept, segments, kind)
     for rank, clip in enumerate(kept, 1):
         clip["rank"] = rank
     return kept
+
+
+def _select(clips: list[dict], count: int, span: tuple[float, float] | None) -> list[dict]:
+    ranked = sorted(clips, key=lambda c: (-c["score"], c["start"]))
+    kept: list[dict] = []
+
+    def take(clip) -> None:
+        if len(kept) < count and all(clip["end"] <= k["start"] or clip["start"] >= k["end"] for k in kept):
+            kept.append(clip)
+
+    if span:
+        width = (span[1] - span[0]) / max(1, count) or 1.0
+        for region in range(count):
+            lo = span[0] + region * width
+            for clip in ranked:
+                if lo <= (clip["start"] + clip["end"]) / 2 < lo + width or region == count - 1 and \
+                        (clip["start"] + clip["end"]) / 2 >= lo:
+                    before = len(kept)
+                    take(clip)
+                    if len(kept) > before:
+                        break
+    for clip in ranked:
+        take(clip)
+    return sorted(kept, key=lambda c: (-c["score"], c["start"]))
 
 
 def _titles(clips: list[dict], segments: list[dict], kind: str | None) -> None:
@@ -175,25 +197,3 @@ def _snap(segments, first, last, duration: float, max_s: float | None = None, sk
         "words": [{"word": w["word"], "start": w["start"], "end": w["end"], "space": w.get("space", True),
                    **({"probability": w["probability"]} if "probability" in w else {})} for w in words],
     }
-
-
-def windows(segments: list[dict], size_s: float = 600.0, overlap_s: float = 60.0) -> list[list[dict]]:
-    """Consecutive, overlapping spans of about ``size_s`` seconds: long transcripts are
-    looked at window by window, so a 3-hour video fits any context and picks are not
-    bunched at the start."""
-    if not segments:
-        return []
-    out, start = [], 0
-    while start < len(segments):
-        t0 = segments[start]["start"]
-        end = start
-        while end + 1 < len(segments) and segments[end + 1]["end"] - t0 <= size_s:
-            end += 1
-        out.append(segments[start:end + 1])
-        if end + 1 >= len(segments):
-            break
-        nxt = end + 1
-        while nxt - 1 > start and segments[end]["end"] - segments[nxt - 1]["start"] < overlap_s:
-            nxt -= 1
-        start = max(start + 1, nxt)
-    return out

@@ -27,7 +27,7 @@ they say, spread over the video.
 """
 from __future__ import annotations
 
-from workers.pipeline.clips.meaning import Structure
+from workers.pipeline.clips.meaning import Structure, leaning
 from workers.pipeline.clips.rules import Rules, Speech
 from workers.pipeline.clips.sentences import closes, is_boilerplate
 from workers.pipeline.llm.salience import density, filler, intensity, salience
@@ -39,11 +39,32 @@ SHORTEST_S = 4.0  # a clip shorter than this is no clip, whatever the band
 def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, count: int,
          rules: Rules = Rules()) -> list[dict]:
     """Up to ``count`` clips, each citing its first and last unit by id, best first."""
+    if not units:
+        return []
+    pool = runs(units, min_s=min_s, max_s=max_s, rules=rules)
+    best = max(c[0] for c in pool) or 1.0
+    words_of = [tokens(u["text"]) for u in units]
+    weights = idf(words_of)
+    clips = []
+    for value, i, j, parts in spread(pool, units, count):
+        said = {}
+        for unit_words in words_of[i:j + 1]:
+            for word in unit_words:
+                said[word] = said.get(word, 0) + 1
+        keywords = [w for w, _ in sorted(said.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
+        short = units[j]["end"] - _opening(units[i], leaning(units[i]["text"])) < min_s
+        clips.append({"start_segment": units[i]["id"], "end_segment": units[j]["id"],
+                      "reason": reason(content_type, keywords, parts, short),
+                      "score": round(max(0.0, value) / best, 4)})
+    return clips
+
+
+def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules()) -> list[tuple]:
+    """Every run of units that keeps the rules, as (score, first, last, parts): those that
+    fill the band, else shorter ones, else ones without sentence edges; at least one."""
     from workers.pipeline.llm.embeddings import embed
     from workers.pipeline.llm.topics import segment
 
-    if not units:
-        return []
     vectors = embed([u["text"] for u in units])
     topics = segment(vectors)
     topic_of = [t for t, (a, b) in enumerate(topics) for _ in range(a, b + 1)]
@@ -121,19 +142,7 @@ def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, co
     if not pool:  # nothing keeps the rules: the first sentence that is not boilerplate
         k = next((k for k in range(len(units)) if not junk[k]), 0)
         pool = [(score(k, k)[0], k, k, score(k, k)[1])]
-    best = max(c[0] for c in pool) or 1.0
-    weights = idf(words_of)
-    clips = []
-    for value, i, j, parts in spread(pool, units, count):
-        said = {}
-        for unit_words in words_of[i:j + 1]:
-            for word in unit_words:
-                said[word] = said.get(word, 0) + 1
-        keywords = [w for w, _ in sorted(said.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
-        clips.append({"start_segment": units[i]["id"], "end_segment": units[j]["id"],
-                      "reason": reason(content_type, keywords, parts, units[j]["end"] - opens_at[i] < min_s),
-                      "score": round(max(0.0, value) / best, 4)})
-    return clips
+    return pool
 
 
 def _opening(unit: dict, lean) -> float:

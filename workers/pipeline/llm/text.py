@@ -1,4 +1,4 @@
-"""Shared text helpers of the offline backend: content words, TF-IDF TextRank, titles."""
+"""Shared text helpers of the offline backend: content words, TF-IDF TextRank, list numbers."""
 from __future__ import annotations
 
 import math
@@ -69,21 +69,6 @@ def idf(sentences: list[list[str]]) -> dict[str, float]:
     df = Counter(w for words in sentences for w in set(words))
     n = len(sentences)
     return {w: math.log((1 + n) / (1 + d)) + 1 for w, d in df.items()}
-
-
-def title(text: str, most: int = 8) -> str:
-    """A title from a sentence: its first clause, at most ``most`` words, without the
-    closing punctuation (and without a list number: "1. Communism is ...")."""
-    text = without_list_number(text)
-    text = re.sub(r"^(and|but|so|or|then|well|now|because|yes|no|oh)\b[,]?\s+", "", text.strip(), flags=re.IGNORECASE)
-    clause = re.split(r"[,;:\u2014]\s", text, maxsplit=1)[0]
-    words = clause.strip(" .!?\"\u201c\u201d").split()
-    if len(words) < 3:
-        words = text.strip(" .!?\"\u201c\u201d").split()
-    if not words:
-        return ""
-    out = " ".join(words[:most]) + ("\u2026" if len(words) > most else "")
-    return out[0].upper() + out[1:]
 
 
 def without_list_number(text: str) -> str:
