@@ -30,7 +30,8 @@ answer. ``Structure(units)`` reads that off the sentence units (``sentences.spli
 * ``leaning(text)``: how a unit's first words lean on what came before: ``None``, or
   (``"trim"``, n) for n words a clip may cut off ("And so", "Yes,", "Um,"), or
   (``"refer"``, 0) for words it may not start on at all ("For instance", "He said",
-  "That's why", a list item's "2."); ``pronoun[i]``: it opens on a pronoun ("It", "They") that points back.
+  "That's why", a list item's "2."); ``greeting[i]``: it opens on a greeting ("Welcome
+  back", "Thanks for having me"); ``pronoun[i]``: it opens on a pronoun ("It", "They") that points back.
 """
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ REFER = ("for instance", "for example", "he said", "she said", "they said", "tha
 PRONOUNS = {"it", "it's", "this", "that", "that's", "they", "they're", "he", "he's", "she", "she's", "these",
             "those", "them", "his", "her", "its", "their"}
 FIRST_PERSON = {"i", "we", "us", "our", "me", "my", "i'm", "we're", "i've", "we've"}
+GREETING = re.compile(r"^\W*(hello|hi|hey there|welcome|good (morning|afternoon|evening)|thanks for (having|coming)|"
+                      r"thank you for (having|coming))\b", re.IGNORECASE)
 WH = {"what", "what's", "why", "how", "where", "where's", "when", "who", "who's", "whose", "which"}
 AUX = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "would", "will", "should", "shall", "have",
        "has", "had", "may", "might", "must", "am", "isn't", "aren't", "wasn't", "weren't", "don't", "doesn't",
@@ -100,7 +103,10 @@ def is_question(text: str) -> bool:
         return False
     if words[0] in AUX and words[1] in SUBJECTS:
         return True
-    head = re.split(r",", text, maxsplit=1)[0]
+    raw = text.split()
+    while raw and " ".join(tokens(raw[0])) in TRIM:
+        raw = raw[1:]  # "Um, and, well, what about money"
+    head = re.split(r",", " ".join(raw), maxsplit=1)[0]
     lead = tokens(head)
     while lead and lead[0] in TRIM:
         lead = lead[1:]
@@ -124,6 +130,7 @@ class Structure:
         self.dangling_end = [self.question[j] and j + 1 < n and self.gap[j + 1] < ANSWER_GAP_S
                              for j in range(n)]
         self.leaning = [leaning(u["text"]) for u in units]
+        self.greeting = [bool(GREETING.search(u["text"])) for u in units]
         self.pronoun = [bool(tokens(u["text"])[:1]) and tokens(u["text"])[0] in PRONOUNS for u in units]
         self.goes_on = [j + 1 < n and self._goes_on(j) for j in range(n)]
         self.answer_end = [self._answer_end(q) if self.question[q] else None for q in range(n)]

@@ -15,7 +15,7 @@ they say, spread over the video.
    factors for how whole it is: a question with its whole answer x1.3 (its answer cut
    x0.75); opening a paragraph (after a pause, or where a topic opens) or a turn that asks
    x1, another turn x0.9, elsewhere x0.8, and x0.8 more inside an answer (its question is
-   outside), x0.85 more on a pronoun that points back; ending where the thought
+   outside), x0.85 more on a pronoun that points back, x0.7 on a greeting; ending where the thought
    ends (the speaker stops, a pause follows, the answer ends) x1, at another sentence end
    x0.85, where the next line goes on with it x0.65; outside an exchange, one topic x1.05,
    each topic crossed x0.9; and its lift: intensity
@@ -95,6 +95,8 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
             value *= 0.8  # its question is outside
         if shape.pronoun[i] and shape.leaning[i] is None:
             value *= 0.85
+        if shape.greeting[i]:
+            value *= 0.7  # "Welcome back …": the clip starts before it has anything to say
         return value
 
     def score(i: int, j: int) -> tuple[float, dict]:
