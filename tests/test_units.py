@@ -158,3 +158,16 @@ def test_the_offline_picks_keep_an_editors_rules_on_a_synthetic_interview():
         assert clip["words"][0]["word"].lower().strip(",") not in ("and", "so", "but", "yes")
         assert 3 <= len(clip["title"].split()) <= 10 and not clip["title"].endswith("\u2026") and clip["reason"]
     assert any(c["text"].startswith("Where do you build") and c["text"].endswith("by lunch.") for c in clips)
+
+
+def test_the_speech_rules_are_configured_per_content_type():
+    from workers.pipeline.clips.rules import rules_for
+    from workers.settings import Settings, SettingsError
+
+    defaults = Settings.from_env({})
+    assert rules_for("interview", defaults) == Rules(3.0, 0.7) and rules_for("music", defaults) == Rules(10.0, 0.3)
+    film = Settings.from_env({"CLIPQUEUE_CLIP_MAX_SILENCE_S": "3,film=5", "CLIPQUEUE_CLIP_MIN_SPEECH": "0.8,film=0.5"})
+    assert rules_for("film", film) == Rules(5.0, 0.5) and rules_for("news", film) == Rules(3.0, 0.8)
+    for bad in ("lots", "0.7,film=", "-1"):
+        with pytest.raises(SettingsError):
+            Settings.from_env({"CLIPQUEUE_CLIP_MIN_SPEECH": bad})
