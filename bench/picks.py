@@ -45,7 +45,7 @@ LABELS = json.loads((REPO / "bench" / "labels" / "picks.json").read_text())
 BEFORE = "0972a6e"  # the last commit before this picker
 BAND, COUNT = (15.0, 60.0), 5
 REFERENCE = """
-import json, sys
+import json, sys, time
 from workers.pipeline.clips.choosing import Band, resolve
 from workers.pipeline.clips.sentences import split
 from workers.pipeline.llm.local import LocalLLM
@@ -53,10 +53,11 @@ from workers.pipeline.steps.clip_lookup import look_up
 from workers.pipeline.steps.content_type import sample
 out = {}
 for name, job in json.load(sys.stdin).items():
+    began = time.perf_counter()
     units, llm, band = split(job["segments"]), LocalLLM(), Band(15.0, 60.0)
     kind = llm.content_type(sample(units))["result"]["content_type"]
     clips = resolve(look_up(llm, units, kind, band, 5)["citations"], units, band, job["duration"], 5)
-    out[name] = {"kind": kind, "clips": clips}
+    out[name] = {"kind": kind, "clips": clips, "seconds": time.perf_counter() - began}
 print(json.dumps(out))
 """
 
@@ -93,16 +94,32 @@ def transcript(name: str) -> dict:
 
 
 def pick_now(item: dict) -> dict:
-    """Content type and clips as the content_type and clip_lookup steps make them offline."""
+    """Content type and clips as the content_type and clip_lookup steps make them offline
+    (and how long that took)."""
     from workers.pipeline.clips.choosing import Band
     from workers.pipeline.clips.sentences import split
     from workers.pipeline.llm.local import LocalLLM
     from workers.pipeline.steps.clip_lookup import choose
     from workers.pipeline.steps.content_type import sample
 
+    began = time.perf_counter()
     llm = LocalLLM()
     kind = llm.content_type(sample(split(item["segments"])))["result"]["content_type"]
-    return {"kind": kind, "clips": choose(llm, item, kind, Band(*BAND), COUNT)["clips"]}
+    clips = choose(llm, item, kind, Band(*BAND), COUNT)["clips"]
+    return {"kind": kind, "clips": clips, "seconds": time.perf_counter() - began}
+
+
+def two_hours(items: dict[str, dict]) -> dict:
+    """The files' transcripts one after another, 2 s apart, until two hours are full."""
+    segments, t = [], 0.0
+    while t < 7200:
+        for item in items.values():
+            for s in item["segments"]:
+                words = [{**w, "start": round(w["start"] + t, 3), "end": round(w["end"] + t, 3)} for w in s["words"]]
+                segments.append({**s, "id": len(segments), "start": words[0]["start"], "end": words[-1]["end"],
+                                 "words": words})
+            t += item["duration"] + 2.0
+    return {"duration": round(t, 3), "segments": segments}
 
 
 def pick_before(ref: str, items: dict[str, dict]) -> dict[str, dict]:
@@ -181,10 +198,20 @@ def main(argv=None) -> int:
     began = time.perf_counter()
     now = {name: pick_now(item) for name, item in items.items()}
     print(f"(picked in {time.perf_counter() - began:.1f} s)")
-    old = pick_before(args.before, items) if args.before else {}
+    long = two_hours(items)
+    long_now = pick_now(long)
+    old = pick_before(args.before, {**items, "two hours": long}) if args.before else {}
     rows = {name: {"now": score(name, items[name], now[name]),
                    **({"before": score(name, items[name], old[name])} if old else {})} for name in items}
     table(rows, args.before or None)
+    fifths = len({int(c["start"] // (long["duration"] / 5)) for c in long_now["clips"]})
+    line = (f"a 2-hour transcript ({len(long['segments'])} segments): content type and clip lookup "
+            f"{long_now['seconds']:.1f} s, clips in {fifths} of its 5 fifths")
+    if old:
+        before_fifths = len({int(c["start"] // (long["duration"] / 5)) for c in old["two hours"]["clips"]})
+        line += (f"; at {args.before}: {old['two hours']['seconds']:.1f} s, {before_fifths} of 5 fifths "
+                 f"(now / before: {long_now['seconds'] / old['two hours']['seconds']:.2f}x the time)")
+    print(line)
     for name, row in rows.items():
         for why in row["now"]["why"] + row["now"]["titles"]:
             print(f"  {name}: {why}")
@@ -195,6 +222,14 @@ def main(argv=None) -> int:
     from bench._picks_turns import report
 
     report(items)
+    name = "interview_radio.opus"
+    deaf = {"duration": items[name]["duration"],
+            "segments": [{**s, "words": [{k: v for k, v in w.items() if k != "voice"} for w in s["words"]]}
+                         for s in items[name]["segments"]]}
+    heard = score(name, items[name], pick_now(deaf))
+    print(f"  the interview's picks without voice prints (pauses and punctuation alone): covered "
+          f"{heard['covered']}/{heard['labels']}, {heard['breaking']} of {heard['clips']} clips break a rule "
+          f"(with them: {rows[name]['now']['covered']}/{heard['labels']}, {rows[name]['now']['breaking']})")
     return 0
 
 
