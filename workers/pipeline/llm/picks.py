@@ -18,7 +18,9 @@ they say, spread over the video.
    outside), x0.85 more on a pronoun that points back, x0.7 on a greeting; ending where the thought
    ends (the speaker stops, a pause follows, the answer ends) x1, at another sentence end
    x0.85, where the next line goes on with it x0.65; outside an exchange, one topic x1.05,
-   each topic crossed x0.9; and its lift: intensity
+   each topic crossed x0.95 (TextTiling on a few sentences is a weak signal); a
+   little for length (x0.9 at the band's minimum to x1.1 at FULL_S: a whole unit is
+   rarely short); and its lift: intensity
    and density against the talk's (-0.2 to +0.3, -0.15 to +0.15), less its filler share.
 4. The best non-overlapping candidates are spread over the video (the best of each region
    first), each with a one-line reason. If no run fills the band without breaking a rule,
@@ -34,6 +36,7 @@ from workers.pipeline.llm.salience import density, filler, intensity, salience
 from workers.pipeline.llm.text import idf, tokens
 
 SHORTEST_S = 4.0  # a clip shorter than this is no clip, whatever the band
+FULL_S = 45.0     # a whole unit of meaning is rarely shorter: runs up to this long are preferred a little
 
 
 def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, count: int,
@@ -106,7 +109,7 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         vec = prefix[j] - (prefix[i - 1] if i else 0)
         coherence = float((vec @ vec) ** 0.5) / (j - i + 1)
         asked = [q for q in range(i, j + 1) if shape.question[q] and shape.answer_end[q] is not None]
-        whole = shape.exchange(i, j)
+        whole = any(shape.answer_end[q] == j for q in asked)  # it ends where an answer it holds ends
         cut = any(shape.answer_end[q] > j for q in asked)
         ends_thought = j + 1 == len(units) or shape.turn[j + 1] or shape.gap[j + 1] >= 1.0 or any(
             shape.answer_end[q] == j for q in asked)
@@ -114,7 +117,9 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
             "whole": 0.75 if cut else (1.3 if whole else 1.0),
             "opens": opens(i),
             "ends": 0.65 if shape.goes_on[j] else (1.0 if ends_thought else 0.85),
-            "topics": 1.0 if whole else (1.05 if topic_of[j] == topic_of[i] else 0.9 ** (topic_of[j] - topic_of[i])),
+            "topics": 1.0 if whole else (1.05 if topic_of[j] == topic_of[i] else 0.95 ** (topic_of[j] - topic_of[i])),
+            "length": 0.9 + 0.2 * min(1.0, max(0.0, (units[j]["end"] - units[i]["start"] - min_s)
+                                               / max(1.0, FULL_S - min_s))),
             "lift": 1 + max(-0.2, min(0.3, 0.25 * (mean(strong) / typical - 1)))
                       + max(-0.15, min(0.15, 0.15 * (mean(dense) - 1))) - mean(fill),
         }
