@@ -13,9 +13,12 @@ Two cues, both cheap:
   change of speaker when its distance reaches ``CHANGE`` and no boundary within
   ``PEAK_S`` seconds has a larger one.
 
-On a dialogue composed of seven real voices with pauses that say nothing (0 to 0.5 s
-whatever the speaker), this finds about 3 in 4 changes of speaker at about 3 in 4
-precision (bench/picks.py measures it; a pause alone finds none there).
+The thresholds were chosen on the measures of bench/picks.py (precision over recall: a
+missed turn costs a bonus, a false one cuts an answer short). On a dialogue composed of
+seven real voices with pauses that say nothing (0 to 0.5 s whatever the speaker), it finds
+63 % of the changes of speaker at 95 % precision (pauses alone, at their best threshold:
+80 % at 36 %); on our interview 57 % at 100 % (pauses: 30 % at 37 %); one voice alone
+hears 0.3 false changes a minute.
 """
 from __future__ import annotations
 
