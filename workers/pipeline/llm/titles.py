@@ -167,7 +167,8 @@ def _hook_form(text: str) -> str:
     fitting = [p for p in parts if len(p) <= HOOK_CHARS]
     if not fitting:
         return text
-    return max(fitting, key=lambda p: (intensity(p) * len(p) ** 0.5, len(p))).rstrip(",;:.") + "."
+    line = max(fitting, key=lambda p: (intensity(p) * len(p) ** 0.5, len(p))).rstrip(",;: ")
+    return line if line.endswith((".", "?", "!")) else line + "."
 
 
 def grounded(text: str, clip_text: str) -> bool:
