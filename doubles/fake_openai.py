@@ -4,6 +4,8 @@ network boundary we do not own. The real ``openai`` SDK talks to it over HTTP.
 ``script`` is consumed one entry per request; when it is empty, ``default`` answers.
 Entries: ("json", obj) | ("text", str) | ("status", code, headers) | ("hang", seconds).
 Every request body is kept in ``requests`` (with its arrival time).
+``count_tokens``, when set, reports usage as the request's and the reply's characters / 4
+(a plausible tokenizer) instead of the fixed 1,000 + 100.
 ``chaos``, when set, is called per request (after the script) with the default reply and
 returns an entry or None (answer normally). ``go_down()`` closes the listening socket
 (clients get "connection refused"), ``come_back()`` listens on the same port again.
@@ -49,6 +51,7 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.chaos = None
+        self.count_tokens = False
         self.port = 0
 
     def start(self) -> "FakeOpenAI":
@@ -90,7 +93,7 @@ class FakeOpenAI:
                     "model": body.get("model"),
                     "choices": [{"index": 0, "finish_reason": "stop",
                                  "message": {"role": "assistant", "content": content}}],
-                    "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100},
+                    "usage": fake.usage(body, content),
                 }).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
@@ -115,6 +118,13 @@ class FakeOpenAI:
 
         self._handler = Handler
         return self._listen()
+
+    def usage(self, body: dict, content: str) -> dict:
+        if not self.count_tokens:
+            return {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+        prompt = sum(len(m.get("content") or "") for m in body.get("messages") or []) // 4
+        return {"prompt_tokens": prompt, "completion_tokens": len(content) // 4,
+                "total_tokens": prompt + len(content) // 4}
 
     def _listen(self) -> "FakeOpenAI":
         self.httpd = QuietServer(("127.0.0.1", self.port), self._handler)

@@ -1,7 +1,7 @@
 """Citations to clips: word edges, padding into silence, the band, overlaps, windows."""
 from __future__ import annotations
 
-from workers.pipeline.clips.choosing import Band, resolve, windows
+from workers.pipeline.clips.choosing import Band, resolve
 from workers.pipeline.llm.local import LocalLLM
 from workers.pipeline.llm.text import textrank, tokens
 
@@ -27,10 +27,15 @@ def test_a_citation_snaps_to_word_edges_with_padding_into_silence():
     assert clip["text"].split()[0] == "w2_0" and clip["text"].split()[-1] == "w5_3"
 
 
-def test_padding_never_reaches_into_a_neighbouring_word():
+def test_padding_never_reaches_past_half_way_to_a_neighbouring_word():
     segs = talk(gap=0.1)
     [clip] = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}], segs, Band(10, 60), 200.0, 5)
-    assert clip["start"] == segs[1]["words"][-1]["end"] and clip["end"] == segs[6]["words"][0]["start"]
+    assert clip["start"] == round((segs[1]["words"][-1]["end"] + segs[2]["words"][0]["start"]) / 2, 3)
+    assert clip["end"] == round((segs[5]["words"][-1]["end"] + segs[6]["words"][0]["start"]) / 2, 3)
+    # two clips side by side share no moment: both are kept
+    both = resolve([{"start_segment": 2, "end_segment": 5, "score": 1}, {"start_segment": 6, "end_segment": 9,
+                                                                        "score": 0.5}], segs, Band(10, 60), 200.0, 5)
+    assert len(both) == 2 and both[1]["end"] <= both[0]["start"] or both[0]["end"] <= both[1]["start"]
 
 
 def test_the_band_is_met_by_whole_sentences():
@@ -49,13 +54,20 @@ def test_overlapping_picks_keep_the_better_one_and_ranks_follow_scores():
     assert [(c["start_segment"], c["rank"]) for c in clips] == [(4, 1), (20, 2)]
 
 
-def test_long_transcripts_are_windowed_with_overlap_and_full_coverage():
-    segs = talk(n=800)  # 4000 s
-    parts = windows(segs, 600, 60)
-    assert len(parts) >= 7
-    assert parts[0][0]["id"] == 0 and parts[-1][-1]["id"] == 799
-    assert all(p[-1]["end"] - p[0]["start"] <= 600 for p in parts)
-    assert all(b[0]["id"] <= a[-1]["id"] for a, b in zip(parts, parts[1:]))  # overlap, no gap
+def test_long_transcripts_are_cut_into_overlapping_windows_on_sentence_edges():
+    from workers.pipeline.llm.shortlist import windows
+
+    segs = talk(n=800)  # 4000 s of 5 s sentences
+    for s in segs:
+        s["words"][-1]["word"] += "."
+    parts = windows(segs, 90, 45)
+    assert 85 <= len(parts) <= 90
+    assert parts[0][0] == 0 and parts[-1][-1] == 799  # the whole talk
+    assert all(segs[b]["end"] - segs[a]["start"] <= 90 for a, b in parts)
+    assert all(segs[b]["end"] - segs[a]["start"] >= 80 for a, b in parts[:-1])
+    assert all(b2 > b1 and a2 <= b1 for (a1, b1), (a2, b2) in zip(parts, parts[1:]))  # they overlap, no gap
+    segs[10]["words"][-1]["word"] = segs[10]["words"][-1]["word"].rstrip(".")  # 10 runs on into 11
+    assert all(a != 11 and b != 10 for a, b in windows(segs, 90, 45))
 
 
 def test_textrank_prefers_sentences_that_share_the_talks_themes():
@@ -137,7 +149,9 @@ def test_the_local_picks_leave_out_boilerplate_and_keep_whole_sentences():
     segments = _segments(texts)
     reply = LocalLLM().find_clips(segments, content_type="lecture", min_s=10, max_s=20, count=3)["result"]
     assert reply["clips"]
+    titled = {c["start_segment"]: c["title"] for c in resolve(reply["clips"], segments, Band(10, 20), 60.0, 3)}
     for clip in reply["clips"]:
+        clip["title"] = titled[clip["start_segment"]]
         first, last = clip["start_segment"], clip["end_segment"]
         assert first not in (0, 1, 8) and last not in (0, 1, 8)  # no disclaimer, URL, or channel housekeeping
         assert first == 0 or texts[first - 1].endswith(".")  # starts where a sentence starts
@@ -145,9 +159,13 @@ def test_the_local_picks_leave_out_boilerplate_and_keep_whole_sentences():
         assert " · " not in clip["title"] and clip["title"][0].isupper()  # a title, not a keyword list
 
 
-def test_a_numbered_sentence_makes_a_title_without_its_number():
-    from workers.pipeline.llm.text import title as _title
+def test_a_numbered_sentence_makes_a_complete_headline_without_its_number():
+    from workers.pipeline.llm.titles import headline
 
-    assert _title("1. Communism is already acknowledged by all European powers to be itself a power.") == \
-        "Communism is already acknowledged by all European powers\u2026"
-    assert _title("The spectre of communism.") == "The spectre of communism"
+    def words(text):
+        return [{"word": w, "start": n * 0.4, "end": n * 0.4 + 0.3} for n, w in enumerate(text.split())]
+
+    assert headline(words("1. Communism is already acknowledged by all European powers to be itself a power."),
+                    {}) == "Communism is already acknowledged by all European powers"  # cut where a phrase ends
+    assert headline(words("The spectre of communism."), {}) == "The spectre of communism"
+    assert headline(words("So, um, we decided to drop the screen, you know."), {}) == "We decided to drop the screen"

@@ -1,8 +1,10 @@
-"""Better picks offline: sentence units, topic segments, the content type on a labelled set
-from ../shared/media, boundary rules and boilerplate on real transcripts, quotes to times.
+"""Better picks offline: sentence units, topic segments, the content type on a labelled set,
+boundary rules and boilerplate on real transcripts, a real exchange kept whole, quotes to
+times.
 
-The transcripts in ``tests/data/content_types.json`` are Whisper tiny.en's, made from the
-shared media by ``python -m bench.content_types --write-fixture``."""
+The transcripts in ``tests/data/content_types.json`` are Whisper tiny.en's, made by
+``python -m bench.content_types --write-fixture``: the interview from tests/media (ours, with
+its voice prints), the rest from the shared media."""
 from __future__ import annotations
 
 import json
@@ -137,3 +139,21 @@ def test_boilerplate_is_trimmed_off_any_backends_clip_and_never_grown_into(cite)
     else:
         [clip] = clips
         assert clip["text"] == "Rivers carve valleys over time. Water carries sand downstream."
+
+
+def test_the_interviews_strongest_exchange_is_one_clip_from_its_question_to_its_last_line():
+    item = FIXTURE["interview_radio.opus"]
+    units = split(item["segments"])
+    assert any(u["new_voice"] for u in units)  # the fixture carries voice prints: turns are heard
+    duration = units[-1]["end"] + 0.5
+    reply = LocalLLM().find_clips(units, content_type="interview", min_s=15, max_s=60, count=5)["result"]
+    clips = resolve(reply["clips"], units, Band(15, 60), duration, 5, kind="interview")
+    made = [c for c in clips if "shoe factory in Leeds" in c["text"]]
+    assert made and made[0]["text"].startswith("Where are the radios") and made[0]["text"].endswith("worse ones.")
+    words = [w for u in units for w in u["words"]]
+    for clip in clips:
+        k = next(n for n, w in enumerate(words) if w["start"] == clip["words"][0]["start"])
+        before = words[k - 1]["word"] if k else ""
+        assert not (before.endswith("?") and not clip["text"].split(". ")[0].endswith("?")), clip["text"]
+        assert not clip["text"].endswith("?"), clip["text"]
+        assert 3 <= len(clip["title"].split()) <= 10 and clip["reason"], clip

@@ -44,9 +44,10 @@ def test_a_worker_killed_during_clip_generation_leaves_only_unrendered_clips_to_
     assert survivor.returncode == 0, err[-3000:]
     job = queue.job_by_token(db, token)
     assert job["status"] == "done", job
-    out = queue.checkpoints_for_video(db, job["video_id"])["clip_generation"]["output"]
-    assert len(out["clips"]) == 4
-    assert out["rendered"] == 4 - len(done_before) >= 1  # only the clips that were not published yet
+    checkpoints = queue.checkpoints_for_video(db, job["video_id"])
+    out, looked = checkpoints["clip_generation"]["output"], len(checkpoints["clip_lookup"]["output"]["clips"])
+    assert looked >= 2 and len(out["clips"]) == looked  # (how many the picks make is clip_lookup's business)
+    assert out["rendered"] == looked - len(done_before) >= 1  # only the clips that were not published yet
     for name, mtime in published.items():  # clips and thumbnails: none made again
         assert (clip_dir / name).stat().st_mtime_ns == mtime, f"{name} was re-rendered"
     assert err.count("claimed download") == 0 and err.count("claimed transcript") == 0  # no earlier step redone

@@ -44,6 +44,23 @@ def _number(env: Mapping[str, str], name: str, default: float, kind=float, minim
     return value
 
 
+def _per_type(env: Mapping[str, str], name: str, default: str) -> tuple[tuple[str, float], ...]:
+    """"3,music=10": a default value and per-content-type ones, as (("", 3.0), ("music", 10.0))."""
+    raw = (env.get(name) or default).strip()
+    pairs = []
+    for part in (p.strip() for p in raw.split(",") if p.strip()):
+        kind, _, value = part.rpartition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, then type=number pairs (\"3,music=10\"), got {raw!r}") \
+                from None
+        if not math.isfinite(number) or number < 0:
+            raise SettingsError(f"{name} must hold finite numbers >= 0, got {raw!r}")
+        pairs.append((kind.strip().lower(), number))
+    return tuple(pairs)
+
+
 def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
     value = (env.get(name) or default).strip().lower()
     if value not in allowed:
@@ -127,6 +144,8 @@ class Settings:
     clip_min_s: float = 15.0
     clip_max_s: float = 60.0
     max_clips: int = 5
+    clip_max_silence_s: tuple = (("", 3.0), ("music", 10.0))  # longest silence inside a clip, per content type
+    clip_min_speech: tuple = (("", 0.7), ("music", 0.3))       # least share of a clip that is speech, per type
     render_parallel: int = 2
     no_subject_frame: str = "blur"  # a tall crop with no face to follow: the whole frame over a blur, or "centre"
     ffmpeg: str | None = None
@@ -197,6 +216,8 @@ class Settings:
             clip_min_s=_number(env, "CLIPQUEUE_CLIP_MIN_S", cls.clip_min_s, minimum=1),
             clip_max_s=_number(env, "CLIPQUEUE_CLIP_MAX_S", cls.clip_max_s, minimum=2),
             max_clips=_number(env, "CLIPQUEUE_MAX_CLIPS", cls.max_clips, kind=int, minimum=1),
+            clip_max_silence_s=_per_type(env, "CLIPQUEUE_CLIP_MAX_SILENCE_S", "3,music=10"),
+            clip_min_speech=_per_type(env, "CLIPQUEUE_CLIP_MIN_SPEECH", "0.7,music=0.3"),
             render_parallel=_number(env, "CLIPQUEUE_RENDER_PARALLEL", cls.render_parallel, kind=int, minimum=1),
             ask_timeout_s=_number(env, "CLIPQUEUE_ASK_TIMEOUT_S", cls.ask_timeout_s, minimum=1),
             ask_per_minute=_number(env, "CLIPQUEUE_ASK_PER_MINUTE", cls.ask_per_minute, kind=int, minimum=1),

@@ -7,12 +7,18 @@ ends at a sentence end, for both LLM backends.
 
 * A unit ends at a word that ends a sentence (``.``, ``!``, ``?``, optionally followed by a
   closing quote or bracket), or before a pause of ``PAUSE_S`` or more (unpunctuated speech
-  still has breaths), or, for a run-on sentence, at the last clause edge (``,;:``) before it
-  grows past ``MAX_UNIT_S``.
+  still has breaths; a pause of exactly ``PAUSE_S``, to the millisecond, counts), or where
+  another speaker takes over after a comma (Whisper runs "…nice to be here, so where did
+  the idea come from?" into one sentence across two voices: ``turns.voice_changes``, at a
+  distance of ``SPLIT`` or more, with three words or more on either side), or,
+  for a run-on sentence, at the last clause edge (``,;:``) before it grows past
+  ``MAX_UNIT_S`` (a unit of exactly ``MAX_UNIT_S`` is not cut).
 * A unit keeps its words exactly as Whisper timed them; ``id`` numbers the units from 0,
   ``segment`` names the Whisper segment its first word came from, and ``closed_by`` says
-  what ended it: ``sentence``, ``pause``, ``clause`` (a run-on cut) or ``end`` (the
-  transcript's last words). Only ``clause`` is not a place a clip may start after or end at.
+  what ended it: ``sentence``, ``pause``, ``turn``, ``clause`` (a run-on cut) or ``end``
+  (the transcript's last words). Only ``clause`` is not a place a clip may start after or
+  end at. ``gap`` is the silence before the unit (seconds) and ``new_voice`` whether the
+  voice prints say another speaker starts with it (None: the words carry no voice prints).
 * ``is_boilerplate`` says whether a sentence is housekeeping that is never a clip:
   recording disclaimers, web addresses read aloud, subscribe / like / sponsor reads,
   "thanks for watching".
@@ -21,8 +27,11 @@ from __future__ import annotations
 
 import re
 
+from workers.pipeline.clips.turns import voice_changes
+
 PAUSE_S = 1.5
 MAX_UNIT_S = 30.0
+SPLIT = 1.3  # a sentence is cut where the voice changes this much (and three words or more lie on each side)
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*$")
 _ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
 _CLAUSE = re.compile(r"[,;:\u2014]$")
@@ -46,38 +55,55 @@ def is_boilerplate(text: str) -> bool:
 
 def split(segments: list[dict], pause_s: float = PAUSE_S, max_unit_s: float = MAX_UNIT_S) -> list[dict]:
     """Sentence units of ``segments`` (Whisper's, with words), in order."""
+    flat = [(s.get("id", n), w) for n, s in enumerate(segments) for w in s.get("words") or []]
+    changes = voice_changes([w for _, w in flat])
+    voiced = any(w.get("voice") for _, w in flat)
     units: list[dict] = []
     current: list[dict] = []
     origin = None
+    first = 0  # index into flat of the current unit's first word
 
     def close(upto: int, why: str) -> None:
-        nonlocal current, origin
+        nonlocal current, origin, first
         words, current = current[:upto], current[upto:]
         if words:
-            units.append(_unit(len(units), words, origin, why))
+            gap = words[0]["start"] - units[-1]["end"] if units else words[0]["start"]
+            units.append(_unit(len(units), words, origin, why, gap, (first in changes) if voiced else None))
+            first += len(words)
         origin = seg_id if current else None
 
-    for seg_id, segment in ((s.get("id", n), s) for n, s in enumerate(segments)):
-        for word in segment.get("words") or []:
-            if current and word["start"] - current[-1]["end"] >= pause_s:
-                close(len(current), "pause")
-            if origin is None:
-                origin = seg_id
-            current.append(word)
-            if ends_sentence(word["word"]) and not (len(current) == 1 and _ENUMERATOR.match(word["word"])):
-                close(len(current), "sentence")  # ("1." opening a list item is not a sentence of its own)
-            elif current[-1]["end"] - current[0]["start"] > max_unit_s:
-                edges = [n + 1 for n, w in enumerate(current[:-1]) if _CLAUSE.search(w["word"])]
-                close(edges[-1] if edges else len(current) - 1, "clause")
+    for k, (seg_id, word) in enumerate(flat):
+        if current and round(word["start"] - current[-1]["end"], 3) >= pause_s:
+            close(len(current), "pause")
+        elif current and changes.get(k, 0.0) >= SPLIT and _CLAUSE.search(current[-1]["word"]) \
+                and len(current) >= 3 and _sentence_goes_on(flat, k, 3):
+            close(len(current), "turn")
+        if origin is None:
+            origin = seg_id
+        current.append(word)
+        if ends_sentence(word["word"]) and not (len(current) == 1 and _ENUMERATOR.match(word["word"])):
+            close(len(current), "sentence")  # ("1." opening a list item is not a sentence of its own)
+        elif round(current[-1]["end"] - current[0]["start"], 3) > max_unit_s:
+            edges = [n + 1 for n, w in enumerate(current[:-1]) if _CLAUSE.search(w["word"])]
+            close(edges[-1] if edges else len(current) - 1, "clause")
     if current:
-        units.append(_unit(len(units), current, origin, "end"))
+        close(len(current), "end")
     return units
 
 
-def _unit(number: int, words: list[dict], segment, closed_by: str) -> dict:
+def _sentence_goes_on(flat: list, k: int, words: int) -> bool:
+    """Whether the sentence goes on for at least ``words`` words from ``flat[k]``."""
+    for n in range(k, min(len(flat), k + words - 1)):
+        if ends_sentence(flat[n][1]["word"]):
+            return False
+    return k + words - 1 < len(flat)
+
+
+def _unit(number: int, words: list[dict], segment, closed_by: str, gap: float, new_voice: bool | None) -> dict:
     text = "".join((" " if w.get("space", True) else "") + w["word"] for w in words).strip()
     return {"id": number, "start": words[0]["start"], "end": words[-1]["end"], "text": text,
-            "words": words, "segment": segment, "closed_by": closed_by}
+            "words": words, "segment": segment, "closed_by": closed_by, "gap": round(max(0.0, gap), 3),
+            "new_voice": new_voice}
 
 
 def closes(unit: dict) -> bool:

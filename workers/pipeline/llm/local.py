@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from workers.pipeline.clips.rules import Rules
 from workers.pipeline.llm.classify import classify
 from workers.pipeline.llm.picks import find
 
@@ -33,8 +34,9 @@ class LocalLLM:
         return {"result": reply, "raw": raw, "usage": {"prompt_tokens": 0, "completion_tokens": 0}}
 
     def find_clips(self, segments: list[dict], *, content_type: str, min_s: float, max_s: float,
-                   count: int) -> dict:
-        reply = {"clips": find(segments, content_type=content_type, min_s=min_s, max_s=max_s, count=count)}
+                   count: int, rules: Rules = Rules()) -> dict:
+        reply = {"clips": find(segments, content_type=content_type, min_s=min_s, max_s=max_s, count=count,
+                               rules=rules)}
         return {"result": reply, "raw": reply, "usage": {"prompt_tokens": 0, "completion_tokens": 0}}
 
 

@@ -4,7 +4,9 @@
   checked again here (a compatible server may ignore the schema).
 * The model cites transcript sentences by id and quotes each clip's first and last words
   verbatim; ``clips.quotes`` maps the quotes back to word times (models copy words well and
-  keep ids and timestamps badly). It never does timestamp arithmetic.
+  keep ids and timestamps badly). It never does timestamp arithmetic. It is told the
+  editor's rules (``clip_prompt``) and asked for a headline and a hook; neither it nor they
+  are trusted: ``clips.repair`` and ``llm.titles`` check them.
 * Quick in-call retries with tenacity: 429 (waiting at least its Retry-After), 5xx,
   timeouts, connection errors and unparseable output, within a time budget that bounds the
   call whole: a request's time-out is what is left of it, and a retry whose wait would
@@ -20,6 +22,8 @@ import json
 import logging
 import time
 
+from workers.pipeline.clips.rules import Rules
+from workers.pipeline.llm.clip_prompt import clip_messages
 from workers.queue.errors import PermanentError, TransientError
 from workers.pipeline.llm.taxonomy import CONTENT_TYPES
 from workers.queue.retry import parse_retry_after
@@ -129,24 +133,12 @@ class OpenAILLM:
         return self._ask(messages, "content_type", CONTENT_TYPE_SCHEMA, _check_content_type)
 
     def find_clips(self, segments: list[dict], *, content_type: str, min_s: float, max_s: float,
-                   count: int) -> dict:
-        lines = "\n".join(f"[{s['id']}] ({s['end'] - s['start']:.1f} s) {s['text']}" for s in segments)
+                   count: int, rules: Rules = Rules()) -> dict:
+        """Clips cited by sentence id and quoted words, with a headline, a hook and a reason,
+        asked with the editor's rules spelled out (``clip_prompt``)."""
         ids = {s["id"] for s in segments}
-        messages = [
-            {"role": "system", "content": (
-                f"You are a video editor. From the transcript of a {content_type}, pick the most insightful, "
-                f"self-contained moments for short clips that people would post. A clip is a run of consecutive "
-                f"transcript sentences: cite its first and last sentence ids (start_segment, end_segment), and "
-                f"copy its first 5-8 words (first_words) and last 5-8 words (last_words) exactly as they appear "
-                f"in the transcript. Do not compute timestamps. Each clip should last {min_s:.0f} to "
-                f"{max_s:.0f} seconds in total (each sentence's length is given). A clip starts where a thought "
-                f"starts and ends where it ends; never pick disclaimers, sponsor reads, 'like and subscribe' or "
-                f"greetings. Prefer moments that open with a hook and make sense on their own. For each, give a "
-                f"title that reads like a headline (at most 8 words), the hook (the line that makes a viewer "
-                f"stay), the reason it is worth posting (one sentence), and a score from 0 to 1. Answer only "
-                f"with JSON that matches the schema.")},
-            {"role": "user", "content": f"Transcript sentences:\n{lines}\n\nPick up to {count} clips."},
-        ]
+        messages = clip_messages(segments, content_type=content_type, min_s=min_s, max_s=max_s, count=count,
+                                 rules=rules)
         return self._ask(messages, "clips", CLIPS_SCHEMA, lambda reply: _check_clips(reply, ids))
 
     def answer_question(self, question: str, passages: list[dict], budget_s: float | None = None) -> dict:

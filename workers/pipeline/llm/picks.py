@@ -1,114 +1,190 @@
-"""The offline backend's clip picks: whole sentences, no boilerplate, one topic at a time.
+"""The offline backend's clip picks: units of meaning an editor would cut, scored on what
+they say, spread over the video.
 
-1. Every sentence is embedded (``embeddings``) and the talk is cut into topics
-   (``topics``: TextTiling over the embeddings).
-2. Each sentence's importance is its centrality: the mean of its TextRank in the TF-IDF
-   graph (shared words) and in the embedding graph (shared meaning).
-3. Every run of consecutive sentences that fits the duration band, takes in no boilerplate
-   and starts and ends on sentence edges is a candidate. Its score is the importance of what
-   it says, weighted by how self-contained it is: coherence (how close its sentences lie to
-   their own centroid), a bonus for staying inside one topic and for opening where the
-   topic opens, a penalty per topic boundary crossed, a bonus for a hook (a question or a
-   strong opener) and for a clean ending.
-4. Picks are spread over the video: the best of each region first, then the best of the
-   rest; scores are reported relative to the best candidate (0..1), with a short reason.
+1. Every sentence unit is embedded (``embeddings``), the talk is cut into topics
+   (``topics``: TextTiling), and each unit gets its salience, density, intensity and filler
+   share (``salience``) and its place in the talk's structure (``clips.meaning``:
+   questions, speaker turns, answers, leaning starts, thoughts that go on).
+2. A candidate is a run of whole units that fits the band and keeps the editor's rules:
+   it starts where a sentence starts, never on an answer whose question is outside it nor
+   on "For instance" or "He said" (a leading "And", "So", "Yes," is cut off instead: the clip
+   starts on the next word); it never ends on a question whose answer is outside it; no
+   silence inside it is longer than the rules allow and its speech share is high enough
+   (``clips.rules``); it takes in no boilerplate.
+3. Its score is the salience of what it says (words weighted) and its coherence, times
+   factors for how whole it is: a question with its whole answer x1.3 (its answer cut
+   x0.75); opening a paragraph (after a pause, or where a topic opens) or a turn that asks
+   x1, another turn x0.9, elsewhere x0.8, and x0.8 more inside an answer (its question is
+   outside), x0.85 more on a pronoun that points back, x0.7 on a greeting; ending where the thought
+   ends (the speaker stops, a pause follows, the answer ends) x1, at another sentence end
+   x0.85, where the next line goes on with it x0.65; outside an exchange, one topic x1.05,
+   each topic crossed x0.95 (TextTiling on a few sentences is a weak signal); a
+   little for length (x0.9 at the band's minimum to x1.1 at FULL_S: a whole unit is
+   rarely short); and its lift: intensity
+   and density against the talk's (-0.2 to +0.3, -0.15 to +0.15), less its filler share.
+4. The best non-overlapping candidates are spread over the video (the best of each region
+   first), each with a one-line reason. If no run fills the band without breaking a rule,
+   the best shorter one is taken, and its reason says why it is short (units with no
+   sentence edge at all, unpunctuated, are taken as they come).
 """
 from __future__ import annotations
 
-from collections import Counter
-
+from workers.pipeline.clips.meaning import Structure, leaning
+from workers.pipeline.clips.rules import Rules, Speech
 from workers.pipeline.clips.sentences import closes, is_boilerplate
-from workers.pipeline.llm.text import idf, pagerank, textrank, title, tokens, without_list_number
+from workers.pipeline.llm.salience import density, filler, intensity, salience
+from workers.pipeline.llm.text import idf, tokens
 
-HOOK_OPENERS = ("the key", "the secret", "the most important", "here's", "here is", "the truth",
-                "the problem", "imagine", "what if", "the reason", "the real", "never", "nobody")
+SHORTEST_S = 4.0  # a clip shorter than this is no clip, whatever the band
+FULL_S = 45.0     # a whole unit of meaning is rarely shorter: runs up to this long are preferred a little
 
 
-def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, count: int) -> list[dict]:
+def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, count: int,
+         rules: Rules = Rules()) -> list[dict]:
     """Up to ``count`` clips, each citing its first and last unit by id, best first."""
-    from workers.pipeline.llm.embeddings import embed
-    from workers.pipeline.llm.topics import segment
-
     if not units:
         return []
-    vectors = embed([u["text"] for u in units])
-    topics = segment(vectors)
-    topic_of = [t for t, (a, b) in enumerate(topics) for _ in range(a, b + 1)]
-    words_of = [tokens(u["text"]) for u in units]  # once: TextRank, IDF and the keywords read them
-    lexical = textrank(words_of)
-    sim = (vectors @ vectors.T).clip(min=0)
-    sim[range(len(units)), range(len(units))] = 0.0
-    semantic = pagerank(sim)
-    importance = [(x + y) / 2 for x, y in zip(lexical, semantic)]
-    prefix = vectors.cumsum(axis=0)
-    junk = [is_boilerplate(u["text"]) for u in units]
-    ends = [closes(u) for u in units]
-
-    def score(i: int, j: int) -> tuple[float, dict]:
-        weights = [max(1, len(u["words"])) for u in units[i:j + 1]]
-        core = sum(c * w for c, w in zip(importance[i:j + 1], weights)) / sum(weights)
-        total = prefix[j] - (prefix[i - 1] if i else 0)
-        coherence = float((total @ total) ** 0.5) / (j - i + 1)
-        crossings = topic_of[j] - topic_of[i]
-        opener = units[i]["text"].strip().lower()
-        parts = {
-            "hook": 0.15 if opener.endswith("?") or opener.startswith(HOOK_OPENERS) else 0.0,
-            "ending": 0.05 if ends[j] else 0.0,
-            "one_topic": 0.1 if crossings == 0 else -0.15 * crossings,
-            "topic_start": 0.1 if i == topics[topic_of[i]][0] else 0.0,
-        }
-        return core * (0.5 + 0.5 * coherence) * (1 + sum(parts.values())), parts
-
-    candidates, fallback = [], []
-    for i in range(len(units)):
-        if junk[i]:
-            continue
-        for j in range(i, len(units)):
-            if junk[j]:
-                break  # a clip never takes boilerplate in
-            length = units[j]["end"] - units[i]["start"]
-            if length > max_s:
-                break
-            if length >= min_s:
-                value, parts = score(i, j)
-                whole = (i == 0 or ends[i - 1]) and ends[j]
-                (candidates if whole else fallback).append((value, i, j, parts))
-    candidates = candidates or fallback
-    if not candidates:  # a talk shorter than the band, or all of it boilerplate: the clean part of it
-        clean = [k for k in range(len(units)) if not junk[k]] or list(range(len(units)))
-        value, parts = score(clean[0], clean[-1])
-        candidates = [(value, clean[0], clean[-1], parts)]
-    best = max(c[0] for c in candidates) or 1.0
+    pool = runs(units, min_s=min_s, max_s=max_s, rules=rules)
+    best = max(c[0] for c in pool) or 1.0
+    words_of = [tokens(u["text"]) for u in units]
     weights = idf(words_of)
     clips = []
-    for value, i, j, parts in spread(candidates, units, count):
-        words = Counter(w for unit_words in words_of[i:j + 1] for w in unit_words)
-        keywords = [w for w, _ in sorted(words.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
-        central = max(range(i, j + 1), key=lambda k: (importance[k], -k))
-        first = without_list_number(units[i]["text"])  # not "2. It is high time"
-        clips.append({
-            "start_segment": units[i]["id"], "end_segment": units[j]["id"],
-            "title": title(units[central]["text"]) or " · ".join(k.capitalize() for k in keywords) or "Highlight",
-            "hook": first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "\u2026",
-            "reason": _reason(content_type, keywords, parts, len(topics)),
-            "score": round(value / best, 4),
-        })
+    for value, i, j, parts in spread(pool, units, count):
+        said = {}
+        for unit_words in words_of[i:j + 1]:
+            for word in unit_words:
+                said[word] = said.get(word, 0) + 1
+        keywords = [w for w, _ in sorted(said.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
+        short = units[j]["end"] - _opening(units[i], leaning(units[i]["text"])) < min_s
+        clips.append({"start_segment": units[i]["id"], "end_segment": units[j]["id"],
+                      "reason": reason(content_type, keywords, parts, short),
+                      "score": round(max(0.0, value) / best, 4)})
     return clips
 
 
-def _reason(content_type: str, keywords: list[str], parts: dict, topic_count: int) -> str:
-    said = [f"central to this {content_type}" + (f": it dwells on {', '.join(keywords)}" if keywords else "")]
-    if parts["one_topic"] > 0 and topic_count > 1:
-        said.append("one topic from " + ("its start" if parts["topic_start"] else "within"))
-    if parts["hook"]:
-        said.append("opens with a hook")
+def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules()) -> list[tuple]:
+    """Every run of units that keeps the rules, as (score, first, last, parts): those that
+    fill the band, else shorter ones, else ones without sentence edges; at least one."""
+    from workers.pipeline.llm.embeddings import embed
+    from workers.pipeline.llm.topics import segment
+
+    vectors = embed([u["text"] for u in units])
+    topics = segment(vectors)
+    topic_of = [t for t, (a, b) in enumerate(topics) for _ in range(a, b + 1)]
+    words_of = [tokens(u["text"]) for u in units]
+    weight = [max(1, len(u["words"])) for u in units]
+    sal, dense = salience(units, words_of, vectors), density(units, words_of)
+    strong = [intensity(u["text"]) for u in units]
+    fill = [filler(u["text"]) for u in units]
+    typical = sum(s * w for s, w in zip(strong, weight)) / sum(weight) or 0.1
+    shape, speech = Structure(units), Speech(units)
+    prefix = vectors.cumsum(axis=0)
+    junk = [is_boilerplate(u["text"]) for u in units]
+    ok_end = [closes(u) for u in units]
+    opens_at = [_opening(u, shape.leaning[i]) for i, u in enumerate(units)]
+    ok_start = [i == 0 or closes(units[i - 1]) for i in range(len(units))]
+    topic_start = {a for a, _ in topics}
+
+    def opens(i: int) -> float:
+        asks = any(shape.question[k] for k in range(i, min(i + 3, len(units))) if k == i or not shape.turn[k])
+        if i == 0 or shape.gap[i] >= 1.0 or (i in topic_start and shape.gap[i] >= 0.8) or (
+                shape.turn[i] and asks):
+            value = 1.0  # a paragraph, or a turn that asks
+        elif shape.turn[i]:
+            value = 0.9
+        else:
+            value = 0.8
+        if shape.in_answer[i]:
+            value *= 0.8  # its question is outside
+        if shape.pronoun[i] and shape.leaning[i] is None:
+            value *= 0.85
+        if shape.greeting[i]:
+            value *= 0.7  # "Welcome back …": the clip starts before it has anything to say
+        return value
+
+    def score(i: int, j: int) -> tuple[float, dict]:
+        w = weight[i:j + 1]
+        total = sum(w)
+        mean = lambda values: sum(v * x for v, x in zip(values[i:j + 1], w)) / total  # noqa: E731
+        vec = prefix[j] - (prefix[i - 1] if i else 0)
+        coherence = float((vec @ vec) ** 0.5) / (j - i + 1)
+        asked = [q for q in range(i, j + 1) if shape.question[q] and shape.answer_end[q] is not None]
+        whole = any(shape.answer_end[q] == j for q in asked)  # it ends where an answer it holds ends
+        cut = any(shape.answer_end[q] > j for q in asked)
+        ends_thought = j + 1 == len(units) or shape.turn[j + 1] or shape.gap[j + 1] >= 1.0 or any(
+            shape.answer_end[q] == j for q in asked)
+        parts = {
+            "whole": 0.75 if cut else (1.3 if whole else 1.0),
+            "opens": opens(i),
+            "ends": 0.65 if shape.goes_on[j] else (1.0 if ends_thought else 0.85),
+            "topics": 1.0 if whole else (1.05 if topic_of[j] == topic_of[i] else 0.95 ** (topic_of[j] - topic_of[i])),
+            "length": 0.9 + 0.2 * min(1.0, max(0.0, (units[j]["end"] - units[i]["start"] - min_s)
+                                               / max(1.0, FULL_S - min_s))),
+            "lift": 1 + max(-0.2, min(0.3, 0.25 * (mean(strong) / typical - 1)))
+                      + max(-0.15, min(0.15, 0.15 * (mean(dense) - 1))) - mean(fill),
+        }
+        value = mean(sal) * (0.5 + 0.5 * coherence)
+        for factor in parts.values():
+            value *= factor
+        return value, parts
+
+    candidates, short, loose = [], [], []
+    for i in range(len(units)):
+        if junk[i] or shape.answers[i] or (shape.leaning[i] and shape.leaning[i][0] == "refer"):
+            continue
+        for j in range(i, len(units)):
+            if junk[j] or (j > i and speech.between[j - 1] > rules.max_silence_s):
+                break
+            length = units[j]["end"] - opens_at[i]
+            if length > max_s:
+                break
+            if shape.dangling_end[j] or length < SHORTEST_S or not speech.keeps(rules, i, j, opens_at[i],
+                                                                              units[j]["end"]):
+                continue
+            value, parts = score(i, j)
+            edges = ok_start[i] and ok_end[j]
+            (candidates if edges and length >= min_s else short if edges else loose if length >= min_s
+             else []).append((value, i, j, parts))
+    pool = candidates or short or loose  # loose: no sentence edges at all (unpunctuated units)
+    if not pool:  # nothing keeps the rules: the first sentence that is not boilerplate
+        k = next((k for k in range(len(units)) if not junk[k]), 0)
+        pool = [(score(k, k)[0], k, k, score(k, k)[1])]
+    return pool
+
+
+def _opening(unit: dict, lean) -> float:
+    """When a clip starting with ``unit`` starts: after a leading connective it cuts off."""
+    return unit["words"][lean[1]]["start"] if lean and lean[0] == "trim" and lean[1] < len(unit["words"]) \
+        else unit["start"]
+
+
+def reason(content_type: str, keywords: list[str], parts: dict, short: bool) -> str:
+    """One line: what the clip is and why it stands on its own."""
+    if parts["whole"] > 1:
+        what = "a question and its whole answer"
+    elif content_type in ("film", "news"):
+        what = "a scene" if content_type == "film" else "a bulletin"
+    else:
+        what = "a self-contained passage"
+    said = [what + (f" on {', '.join(keywords)}" if keywords else "")]
+    if parts["ends"] == 1.0:
+        said.append("it ends where the thought ends")
+    if parts["lift"] > 1.05:
+        said.append("strong lines (numbers, names, contrasts)")
+    if parts["topics"] > 1 and parts["opens"] == 1.0:
+        said.append("one topic from its start")
+    if short:
+        said.append("shorter than the band: no longer run here keeps the rules (no dead air, no cut exchange)")
     return "; ".join(said)
 
 
 def spread(candidates, units, count):
-    """Best non-overlapping candidates, the best of each region of the video first."""
+    """Best non-overlapping candidates, the best of each region of the video first (as many
+    regions as clips, on a video long enough to hold that many apart)."""
     start, end = units[0]["start"], units[-1]["end"]
-    regions = max(1, count)
+    span = max(c[2] for c in candidates) and (units[-1]["end"] - units[0]["start"])
+    longest = max(units[c[2]]["end"] - units[c[1]]["start"] for c in candidates)
+    regions = max(1, min(count, int(span / (2.5 * max(1.0, longest)))))  # a short video is one region
     width = (end - start) / regions or 1
     ranked = sorted(candidates, key=lambda c: (-c[0], c[1]))
     chosen: list = []

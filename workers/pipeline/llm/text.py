@@ -1,4 +1,4 @@
-"""Shared text helpers of the offline backend: content words, TF-IDF TextRank, titles."""
+"""Shared text helpers of the offline backend: content words, TF-IDF TextRank, list numbers."""
 from __future__ import annotations
 
 import math
@@ -42,21 +42,26 @@ def pagerank(sim, damping: float = 0.85, iterations: int = 40) -> list[float]:
 
 
 def textrank(sentences: list[list[str]]) -> list[float]:
-    """PageRank centrality of each sentence in its TF-IDF cosine-similarity graph (mean 1)."""
+    """PageRank centrality of each sentence in its TF-IDF cosine-similarity graph (mean 1).
+    Only words shared by two sentences or more make edges, so the matrix stays small
+    (a 2-hour talk: a few thousand sentences by a few thousand words)."""
+    import numpy as np
+
     n = len(sentences)
     if n == 1:
         return [1.0]
     weights = idf(sentences)
-    vectors = []
-    for words in sentences:
+    df = Counter(w for words in sentences for w in set(words))
+    shared = {w: k for k, w in enumerate(sorted(w for w, d in df.items() if d > 1))}
+    matrix = np.zeros((n, max(1, len(shared))), dtype=np.float32)
+    for row, words in enumerate(sentences):
         vec = {w: c * weights[w] for w, c in Counter(words).items()}
         norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
-        vectors.append({w: v / norm for w, v in vec.items()})
-    sim = [[0.0] * n for _ in range(n)]
-    for a in range(n):
-        for b in range(a + 1, n):
-            small, large = (vectors[a], vectors[b]) if len(vectors[a]) < len(vectors[b]) else (vectors[b], vectors[a])
-            sim[a][b] = sim[b][a] = sum(v * large.get(w, 0.0) for w, v in small.items())
+        for w, v in vec.items():
+            if w in shared:
+                matrix[row, shared[w]] = v / norm
+    sim = matrix @ matrix.T
+    sim[range(n), range(n)] = 0.0
     return pagerank(sim)
 
 
@@ -64,21 +69,6 @@ def idf(sentences: list[list[str]]) -> dict[str, float]:
     df = Counter(w for words in sentences for w in set(words))
     n = len(sentences)
     return {w: math.log((1 + n) / (1 + d)) + 1 for w, d in df.items()}
-
-
-def title(text: str, most: int = 8) -> str:
-    """A title from a sentence: its first clause, at most ``most`` words, without the
-    closing punctuation (and without a list number: "1. Communism is ...")."""
-    text = without_list_number(text)
-    text = re.sub(r"^(and|but|so|or|then|well|now|because|yes|no|oh)\b[,]?\s+", "", text.strip(), flags=re.IGNORECASE)
-    clause = re.split(r"[,;:\u2014]\s", text, maxsplit=1)[0]
-    words = clause.strip(" .!?\"\u201c\u201d").split()
-    if len(words) < 3:
-        words = text.strip(" .!?\"\u201c\u201d").split()
-    if not words:
-        return ""
-    out = " ".join(words[:most]) + ("\u2026" if len(words) > most else "")
-    return out[0].upper() + out[1:]
 
 
 def without_list_number(text: str) -> str:

@@ -12,6 +12,8 @@ openai-whisper (PyTorch; WHISPER_ENGINE=openai-whisper) on the same weights.
   that range: memory does not grow with the video's length) and its result stored under a
   deterministic key before the next starts: after a crash, finished chunks are read back,
   not transcribed again. Progress is audio seconds done / duration.
+* Each word gets a voice print (``clips.voice``: its MFCC 1-12, from the chunk already
+  decoded, a few seconds for a 2-hour talk), so clip_lookup can tell a change of speaker.
 * No speech at all fails the video permanently with cause ``no_speech``.
 * Deadline: 300 s + CLIPQUEUE_TRANSCRIPT_TIMEOUT_FACTOR x the audio's length. Cancellation,
   a lost lease or the deadline stop it after the segment being decoded (seconds).
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import json
 
+from workers.pipeline.clips import voice
 from workers.pipeline.storage import video_key
 from workers.pipeline.whisper.chunks import plan_chunks
 from workers.pipeline.whisper.engines import SAMPLE_RATE, transcribe_chunk
@@ -65,7 +68,8 @@ def run(video, ctx) -> dict:
             ctx.raise_if_cancelled()
             audio = decode(start, None if end >= total else end)  # the last chunk reads to the end
             heard = max(heard, start + len(audio))
-            part = transcribe_chunk(engine, audio, start / SAMPLE_RATE, progress)
+            part = voice.annotate(transcribe_chunk(engine, audio, start / SAMPLE_RATE, progress), audio,
+                                  start / SAMPLE_RATE)  # who speaks: clip_lookup tells turns by it
             del audio
             storage.put_bytes(key, json.dumps(part).encode())
         keys.append(key)
