@@ -105,8 +105,8 @@ def asking(db, storage, database_url, settings, fake):
                               ask_concurrency=1)
     app = create_app({"settings": config, "database_url": database_url, "storage": storage,
                       "services": {"ask_llm": build_ask_llm(config)}})
-    token = transcribed(db, storage, "arakawa_gameboy_interview_1990.mp3")
-    yield app, {"token": token, "question": "Where are Game Boys manufactured?"}
+    token = transcribed(db, storage, "interview_radio.opus")
+    yield app, {"token": token, "question": "Where are the radios made?"}
     app.extensions["clipqueue"].pool.close()
 
 
@@ -162,10 +162,10 @@ def test_questions_in_flight_per_api_process_are_capped_and_status_reads_go_on(a
     assert timed_post(app, question)[0].status_code == 200  # the slot came back
 
 
-# "Where do you manufacture the Game Boy? Game Boy is": ten words of the passage.
-QUOTES = {0: "Where do you manufacture the Game Boy? Game Boy is",
-          1: "Where do you assemble the Game Boy? Game Boy is",
-          2: "Where do you assemble the Game Console? Game Boy is"}
+# "Every single one is made in an old shoe factory": ten words of the passage.
+QUOTES = {0: "Every single one is made in an old shoe factory",
+          1: "Every single one is built in an old shoe factory",
+          2: "Every single one is built in an old boot factory"}
 
 
 @pytest.mark.parametrize("wrong", [0, 1, 2])
@@ -173,14 +173,14 @@ def test_a_quote_with_one_word_in_ten_wrong_is_a_citation_and_with_two_it_is_not
     from workers.pipeline.search.ask import quoted_in
 
     app, question = asking
-    fake.script = [("json", {"answer": "In Japan.", "citations": [{"passage": "P1", "quote": QUOTES[wrong]}]})]
+    fake.script = [("json", {"answer": "In Leeds.", "citations": [{"passage": "P1", "quote": QUOTES[wrong]}]})]
     body = app.test_client().post("/public/video/ask", json=question).get_json()
     passage = body["citations"][0]["text"] if body["mode"] == "generative" else fake_passage(fake)
     assert quoted_in(QUOTES[wrong], passage) is (wrong < 2)
     if wrong < 2:
         assert body["mode"] == "generative" and body["citations"][0]["quote"] == QUOTES[wrong]
     else:
-        assert body["mode"] == "extractive" and "cited nothing" in body["note"] and body["answer"] != "In Japan."
+        assert body["mode"] == "extractive" and "cited nothing" in body["note"] and body["answer"] != "In Leeds."
 
 
 def fake_passage(fake) -> str:
