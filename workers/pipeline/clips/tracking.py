@@ -56,11 +56,12 @@ def sample(ffmpeg: str, src, start: float, duration: float, width: int, height: 
     and ``on_abort`` (a step's ``ctx.on_abort``) kills it when the step must stop."""
     import numpy as np
 
-    from workers.pipeline.media import run_tool
+    from workers.pipeline.media import run_tool, timeline, video_input, video_timeline
 
     h = max(2, int(round(height * DETECT_WIDTH / width / 2)) * 2)
-    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-ss", f"{start:.3f}", "-i", str(src), "-t",
-            f"{duration:.3f}", "-vf", f"fps={fps},scale={DETECT_WIDTH}:{h}", "-f", "rawvideo", "-pix_fmt", "gray", "-"]
+    args = [ffmpeg, "-hide_banner", "-loglevel", "error", *video_input(src, start), "-t", f"{duration:.3f}",
+            "-vf", f"{video_timeline(timeline(src))},fps={fps},scale={DETECT_WIDTH}:{h}", "-f", "rawvideo",
+            "-pix_fmt", "gray", "-"]
     decoded = run_tool(args, timeout=600, on_abort=on_abort, text=False)
     if decoded.returncode != 0:
         raise subprocess.CalledProcessError(decoded.returncode, args, decoded.stdout, decoded.stderr)

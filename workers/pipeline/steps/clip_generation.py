@@ -30,7 +30,8 @@ from workers.pipeline.clips.captions import FONTS, ass, srt, vtt
 from workers.pipeline.clips import tracking
 from workers.pipeline.clips.framing import frame_for
 from workers.queue.errors import PermanentError
-from workers.pipeline.media import ffmpeg_binary, run_tool
+from workers.pipeline.media import (Timeline, audio_input, ffmpeg_binary, run_tool, timeline, video_input,
+                                    video_timeline)
 from workers.pipeline.storage import video_key
 
 STEP = "clip_generation"
@@ -145,13 +146,21 @@ def _escape(path: Path) -> str:
 
 
 def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, ctx=None,
-        video_filter: str | None = None) -> None:
-    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{start:.3f}", "-i", str(src),
-            "-t", f"{duration:.3f}", "-map", "0:a:0"]
+        video_filter: str | None = None, line: Timeline | None = None) -> None:
+    """Cut ``duration`` s from ``start`` (on the file's timeline, the transcript's) and
+    encode it: audio and video both begin at ``start`` and last ``duration``, whichever
+    stream starts first in the file (``media.video_input`` / ``audio_input``)."""
+    line = line or timeline(src)
+    audio_args, audio_chain = audio_input(src, start, line)
+    args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y"]
     if has_video:
-        args += ["-map", "0:v:0"] + (["-vf", video_filter] if video_filter else []) + [
-            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
-    args += ["-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
+        chain = video_timeline(line) + (f",{video_filter}" if video_filter else "")
+        args += [*video_input(src, start), *audio_args, "-filter_complex",
+                 f"[0:v:0]{chain}[v];[1:a:0]{audio_chain},apad[a]", "-map", "[v]", "-map", "[a]",
+                 "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p"]
+    else:
+        args += [*audio_args, "-filter_complex", f"[0:a:0]{audio_chain},apad[a]", "-map", "[a]"]
+    args += ["-t", f"{duration:.6f}", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
     _ffmpeg(args, ctx)
 
 
