@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from workers.pipeline.clips.captions import FONTS, ass, srt, vtt
-from workers.pipeline.clips import tracking
+from workers.pipeline.clips import framing, thumbnails, tracking
 from workers.pipeline.clips.framing import frame_for
 from workers.queue.errors import PermanentError
 from workers.pipeline.media import (Timeline, audio_input, ffmpeg_binary, run_tool, timeline, video_input,
@@ -44,9 +44,11 @@ def run(video, ctx) -> dict:
     has_video = bool(source.get("video_codec"))
     aspect = video.options.get("aspect", "original")
     captions = video.options.get("captions", "files")
-    frame = frame_for(aspect, source["width"], source["height"]) if has_video and source.get("width") else None
+    size = settings.clip_size
+    frame = frame_for(aspect, source["width"], source["height"], size) if has_video and source.get("width") else None
     src_path = storage.local_path(source["key"])
     ffmpeg = ffmpeg_binary(settings.ffmpeg)
+    line = timeline(src_path)
     done = [0]
     total = sum(c["duration"] for c in clips)
     ctx.set_deadline(120 + settings.render_timeout_factor * total,
@@ -65,19 +67,24 @@ def run(video, ctx) -> dict:
             # Each file is published as soon as it exists, and only missing ones are made:
             # a crash between two files never throws a finished render away.
             with tempfile.TemporaryDirectory(prefix="clip-") as tmp:
-                if not storage.exists(keys["media"]):
-                    out = Path(tmp) / Path(keys["media"]).name
-                    moves = _follow(ffmpeg, src_path, clip, frame, source, ctx, Path(tmp))
-                    layout = "blur" if moves is NO_SUBJECT and settings.no_subject_frame == "blur" else "crop"
-                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx,
-                        video_filter=_video_filter(clip, frame, captions, Path(tmp),
-                                                   None if moves is NO_SUBJECT else moves, layout))
+                work = Path(tmp)
+                have_media = storage.exists(keys["media"])
+                need_thumb = has_video and not storage.exists(keys["thumbnail"])
+                analysis = _analyse(ffmpeg, src_path, clip, source, ctx, work) if frame is not None and (
+                    need_thumb or not have_media) else None
+                out = work / Path(keys["media"]).name
+                if not have_media:
+                    stretches = _stretches(analysis, frame, source.get("width") or 0)
+                    chain = _video_filter(clip, frame, captions, work, stretches, analysis.fps if analysis else 25.0,
+                                          source.get("width") or 0, settings.no_subject_frame)
+                    cut(ffmpeg, src_path, clip["start"], clip["duration"], out, has_video, ctx, chain, line)
                     ctx.raise_if_cancelled()  # a stopped attempt publishes nothing more
                     storage.put_file(keys["media"], out)
                     rendered = True
-                if has_video and not storage.exists(keys["thumbnail"]):
-                    thumb = Path(tmp) / "thumb.jpg"
-                    thumbnail(ffmpeg, src_path, clip["start"] + clip["duration"] / 2, thumb, ctx)
+                if need_thumb:
+                    thumb = work / "thumb.jpg"
+                    at = thumbnails.best_time(analysis, clip["duration"])
+                    thumbnail(ffmpeg, out if rendered else storage.local_path(keys["media"]), at, thumb, ctx)
                     ctx.raise_if_cancelled()
                     storage.put_file(keys["thumbnail"], thumb)
                 if captions != "none":
@@ -97,52 +104,39 @@ def run(video, ctx) -> dict:
             "result": {"clips": public}}
 
 
-NO_SUBJECT = object()  # what _follow answers when no sampled frame shows a face
-
-
-def _follow(ffmpeg: str, src: Path, clip: dict, frame, source: dict, ctx, tmp: Path) -> Path | object | None:
-    """For a crop that cuts the sides: the ``sendcmd`` script that moves it with the speaker
-    (``clips.tracking``); ``NO_SUBJECT`` when no sampled frame shows one; None when the crop
-    cannot move (or there is none)."""
-    if frame is None or frame.crop_w >= source["width"] - 1:
-        return None
+def _analyse(ffmpeg: str, src: Path, clip: dict, source: dict, ctx, work: Path) -> tracking.Analysis:
+    """The clip's faces, changes of shot and frame qualities (``clips.tracking.analyse``)."""
     detector = ctx.services.get("subject_detector") or tracking.haar_faces()
-    samples = tracking.sample(ffmpeg, src, clip["start"], clip["duration"], source["width"], source["height"],
-                              detector, on_abort=ctx.on_abort)
+    analysis = tracking.analyse(ffmpeg, src, clip["start"], clip["duration"], source["width"], source["height"],
+                                detector, work, on_abort=ctx.on_abort)
     ctx.raise_if_cancelled()
-    if samples and all(s.centre is None for s in samples):
-        return NO_SUBJECT
-    points = tracking.path(samples, frame.crop_w / source["width"])
-    if not points:
+    return analysis
+
+
+def _stretches(analysis, frame, source_width: int) -> list | None:
+    """For a window that cuts the sides: the clip's stretches (``tracking.plan``), each a
+    crop that follows and cuts with the speaker, or the whole frame."""
+    if analysis is None or frame is None or frame.crop_w >= source_width - 1:
         return None
-    script = tmp / "follow.cmd"
-    script.write_text(tracking.commands(points, source["width"], frame.crop_w))
-    return script
+    return tracking.plan(analysis, frame.crop_w / source_width) or None
 
 
-def _video_filter(clip: dict, frame, captions: str, tmp: Path, moves: Path | None = None,
-                  layout: str = "crop") -> str | None:
-    """The one ffmpeg filter chain of a clip: crop (moved by ``moves``, a ``sendcmd``
-    script) and scale to the aspect, or (``layout="blur"``) the whole frame fitted over a
-    blurred fill; then burn the captions (ASS, the font from ``clips/fonts``) into the
-    picture."""
+def _video_filter(clip: dict, frame, captions: str, work: Path, stretches=None, fps: float = 25.0,
+                  source_width: int = 0, whole: str = "blur") -> str | None:
+    """The one ffmpeg filter chain of a clip: the window, stretch by stretch when it follows
+    the speaker (``framing.chain``; ``whole``: a stretch without a face over a blurred fill,
+    or centred), else fixed; then the captions burned in (ASS, the font from
+    ``clips/fonts``)."""
     if frame is None:
         return None
     chain = [] if frame.crop_w == frame.out_w and frame.crop_x == 0 and frame.crop_y == 0 else [frame.filter()]
-    if moves is not None:
-        chain = [f"sendcmd=f={_escape(moves)}", frame.filter()]
-    elif layout == "blur":
-        chain = [frame.over_blur()]
+    if stretches:
+        chain = [framing.chain(frame, stretches, fps, source_width, work, whole)]
     if captions == "burned":
-        script = tmp / "captions.ass"
+        script = work / "captions.ass"
         script.write_text(ass(clip, frame.out_w, frame.out_h))
-        chain.append(f"ass={_escape(script)}:fontsdir={_escape(FONTS)}")
+        chain.append(f"ass={framing.escape(script)}:fontsdir={framing.escape(FONTS)}")
     return ",".join(chain) or None
-
-
-def _escape(path: Path) -> str:
-    """A path as one ffmpeg filter argument."""
-    return str(path).replace("\\", "/").replace(":", "\\:").replace("'", "\\'").replace(",", "\\,")
 
 
 def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_video: bool, ctx=None,
@@ -164,8 +158,9 @@ def cut(ffmpeg: str, src: Path, start: float, duration: float, out: Path, has_vi
     _ffmpeg(args, ctx)
 
 
-def thumbnail(ffmpeg: str, src: Path, at: float, out: Path, ctx=None) -> None:
-    _ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(src),
+def thumbnail(ffmpeg: str, clip: Path, at: float, out: Path, ctx=None) -> None:
+    """The clip's frame at ``at`` s as a JPEG: its own aspect and size, as it plays."""
+    _ffmpeg([ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-ss", f"{at:.3f}", "-i", str(clip),
              "-frames:v", "1", "-q:v", "3", str(out)], ctx)
 
 
