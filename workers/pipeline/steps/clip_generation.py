@@ -1,7 +1,9 @@
 """clip_generation: exact cuts with ffmpeg, plus captions and a thumbnail per clip.
 
-* Input seek + re-encode (``-ss`` before ``-i``, ``-t`` for the duration, H.264 + AAC,
-  ``+faststart``): frame-exact starts and no A/V desync, unlike stream copy or moviepy.
+* Input seek + re-encode (H.264 + AAC, ``+faststart``): frame-exact starts and no A/V
+  desync, unlike stream copy or moviepy. Video and audio are sought on separate inputs and
+  put on the clip's timeline (``media.video_input`` / ``audio_input``), so both begin at the
+  claimed time and last the claimed length, whichever stream starts first in the file.
   Audio-only sources give AAC (.m4a) clips.
 * Clips render in parallel, up to CLIPQUEUE_RENDER_PARALLEL at once; each file is written
   under a temporary name and published atomically by the storage.
@@ -11,12 +13,13 @@
 * Captions: SRT and WebVTT from the word timestamps, re-based to the clip's start
   (``workers.pipeline.clips.captions``); ``captions: burned`` also draws them into the
   picture (ASS, the spoken word highlighted), ``none`` makes no caption files.
-* Aspect: ``original``, or ``9:16`` / ``1:1`` / ``4:5`` cropped and scaled (``clips.framing``);
-  a crop that cuts the sides follows the speaker's face (``clips.tracking``: sampled
-  detection, a smoothed path, ``sendcmd``), in the same single ffmpeg pass as the cut and the
-  captions. A clip with no face in it at all (slides, a title card, a screen) gets the whole
-  frame fitted over a blurred fill of itself instead (CLIPQUEUE_NO_SUBJECT_FRAME=blur, the
-  default), or a centre crop (``centre``).
+* Aspect: ``original``, or ``9:16`` / ``1:1`` / ``4:5`` 1080 px wide (or the window's own
+  pixels, CLIPQUEUE_CLIP_SIZE=native; ``clips.framing``). A window that cuts the sides
+  follows the speaker and cuts with them, stretch by stretch; a stretch with no face big
+  enough to follow is the whole frame over a blurred fill (CLIPQUEUE_NO_SUBJECT_FRAME=blur,
+  the default) or a centre crop (``centre``) (``clips.tracking``), all in the same single
+  ffmpeg pass as the cut and the captions.
+* Thumbnail: a frame of the rendered clip, chosen from the analysis (``clips.thumbnails``).
 * Deadline: 120 s + CLIPQUEUE_RENDER_TIMEOUT_FACTOR x the clips' total length. Past it, or
   on cancellation or a lost lease, the running ffmpeg is killed and nothing more is published.
 """
