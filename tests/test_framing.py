@@ -143,3 +143,36 @@ def test_on_composed_talking_heads_the_face_is_always_in_the_picture(measured):
 def test_on_composed_talking_heads_no_empty_background_at_a_change_of_speaker(measured):
     assert len(measured["empty_after_change"]) == 4
     assert max(measured["empty_after_change"]) <= 2
+
+
+def test_the_thumbnail_is_a_frame_of_the_clip_with_a_whole_face(measured):
+    import cv2
+
+    from bench.faces import BlazeFace
+
+    thumb = cv2.imread(str(measured["clip"].with_suffix(".jpg")))
+    info = probe(measured["clip"])
+    assert thumb.shape[:2] == (info.height, info.width)  # the clip's own aspect and size
+    h, w = thumb.shape[:2]
+    assert any(b[0] >= 0 and b[2] <= w and b[1] >= 0 and b[3] <= h for b in BlazeFace().faces(thumb))
+
+
+def test_the_thumbnail_frame_has_a_face_is_sharp_and_avoids_black_frames_fades_and_cuts():
+    from workers.pipeline.clips.thumbnails import best_time
+
+    def sample(t, faces=(), sharpness=100.0, mean=120.0, spread=50.0):
+        return Sample(t, tuple(faces), sharpness, mean, spread)
+    face = [(0.5, 0.2)]
+    samples = [sample(0.0, face, 900),                 # the clip's first frame: a fade lives there
+               sample(0.5, face, 100),
+               sample(1.0, face, 400),                  # the one
+               sample(1.5, face, 900, mean=20),         # black
+               sample(2.0, face, 900, spread=10),       # flat: a fade to a colour
+               sample(2.5, (), 900),                    # sharper, but no face
+               sample(3.0, face, 900),                  # right after a cut (frame 72 at 24 fps = 3.0 s)
+               sample(3.5, face, 300), sample(4.0, face, 900)]  # the clip's last half second
+    diffs = [0.5] * 24 * 4
+    diffs[72] = 30.0
+    assert best_time(Analysis(samples, diffs, 24.0), 4.2) == 1.0
+    assert best_time(Analysis([sample(1.0, (), 10), sample(1.5, (), 50)], [0.5] * 72, 24.0), 3.0) == 1.5
+    assert best_time(None, 3.0) == 1.5 and best_time(Analysis([sample(0.0, mean=0)], [0.0] * 10, 24.0), 3.0) == 1.5
