@@ -17,11 +17,14 @@ On the benchmark talk video (a moving test pattern with speech; ``bench.talk``),
   layout (split, trim and concat in the one pass);
 * the analysis alone (faces at 2 fps, changes of shot at the full frame rate), per minute.
 
-Rounds alternate their order; medians are reported, as ratios to "plain" of the same run.
+Rounds alternate their order; medians are reported, as ratios to "plain" of the same run,
+of wall time and of CPU time (ffmpeg's user + system): on a machine shared with other work,
+the CPU time is the steadier of the two.
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
 import subprocess
 import sys
@@ -83,21 +86,28 @@ def main(argv=None) -> int:
             renders[f"{name} ({frame.out_w}x{frame.out_h})"] = _video_filter(
                 clip, frame, "burned", folder, stretches, line.frame_rate, width)
     times: dict[str, list[float]] = {name: [] for name in renders}
+    cpu: dict[str, list[float]] = {name: [] for name in renders}
     for round_ in range(args.rounds):
         for name in (list(renders) if round_ % 2 == 0 else list(reversed(renders))):
-            began = time.perf_counter()
+            began, used = time.perf_counter(), _children_cpu()
             cut(ffmpeg, src, start, length, work / "out.mp4", True, video_filter=renders[name], line=line)
             times[name].append(time.perf_counter() - began)
+            cpu[name].append(_children_cpu() - used)
     began = time.perf_counter()
     tracking.analyse(ffmpeg, src, 0.0, 60.0, width, height, tracking.haar_faces(), work)
     analysis = time.perf_counter() - began
-    plain = statistics.median(times["plain"])
+    plain, plain_cpu = statistics.median(times["plain"]), statistics.median(cpu["plain"])
     print(f"{length:.0f} s clip, {width}x{height} source, median of {args.rounds}:")
-    for name, values in times.items():
-        value = statistics.median(values)
-        print(f"  {name:48s} {value:6.2f} s   ratio {value / plain:.2f}x")
+    for name in times:
+        value, used = statistics.median(times[name]), statistics.median(cpu[name])
+        print(f"  {name:34s} wall {value:6.2f} s ({value / plain:5.2f}x)   cpu {used:6.2f} s ({used / plain_cpu:5.2f}x)")
     print(f"  analysis (faces at 2 fps, changes of shot per frame): {analysis:.2f} s per minute of video")
     return 0
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 if __name__ == "__main__":
