@@ -148,6 +148,7 @@ class Settings:
     clip_min_speech: tuple = (("", 0.7), ("music", 0.3))       # least share of a clip that is speech, per type
     render_parallel: int = 2
     no_subject_frame: str = "blur"  # a tall crop with no face to follow: the whole frame over a blur, or "centre"
+    clip_size: str = "1080"         # 9:16 / 1:1 / 4:5 clips 1080 px wide, or "native": the window's own pixels
     ffmpeg: str | None = None
     retention_days: float = 7.0         # finished jobs stay in the hot queue table this long
     event_retention_days: float = 90.0  # queue_events older than this are deleted
@@ -223,6 +224,7 @@ class Settings:
             ask_per_minute=_number(env, "CLIPQUEUE_ASK_PER_MINUTE", cls.ask_per_minute, kind=int, minimum=1),
             ask_concurrency=_number(env, "CLIPQUEUE_ASK_CONCURRENCY", cls.ask_concurrency, kind=int, minimum=1),
             no_subject_frame=_choice(env, "CLIPQUEUE_NO_SUBJECT_FRAME", cls.no_subject_frame, ("blur", "centre")),
+            clip_size=_choice(env, "CLIPQUEUE_CLIP_SIZE", cls.clip_size, ("1080", "native")),
             ffmpeg=env.get("CLIPQUEUE_FFMPEG") or None,
             retention_days=_number(env, "CLIPQUEUE_RETENTION_DAYS", cls.retention_days),
             event_retention_days=_number(env, "CLIPQUEUE_EVENT_RETENTION_DAYS", cls.event_retention_days),

@@ -125,20 +125,83 @@ def run_tool(args: list[str], *, timeout: float, on_abort=None, text: bool = Tru
 def decode_audio_range(path: Path, start_s: float, end_s: float | None, *, ffmpeg: str,
                        sample_rate: int = 16_000, on_abort=None):
     """Mono float32 samples of ``path`` from ``start_s`` to ``end_s`` (None: to the end),
-    decoded and resampled by ffmpeg: memory for this range only, however long the file."""
+    decoded and resampled by ffmpeg: memory for this range only, however long the file.
+    Sample 0 is ``start_s`` on the file's timeline (``audio_input``), so the transcript's
+    times are the times the clips are cut at, whatever stream starts first."""
     import numpy as np
 
-    args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-ss", f"{start_s:.6f}", "-i", str(path)]
+    inputs, chain = audio_input(path, start_s, timeline(path))
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", *inputs, "-af", chain]
     if end_s is not None:
         args += ["-t", f"{max(0.0, end_s - start_s):.6f}"]
     args += ["-vn", "-ac", "1", "-ar", str(sample_rate), "-f", "f32le", "-"]
     result = run_tool(args, timeout=3600, on_abort=on_abort, text=False)
     if result.returncode != 0:
-        from workers.queue.errors import PermanentError
-
         raise PermanentError("not_media", "the audio could not be decoded",
                              details={"stderr": result.stderr.decode(errors="replace")[-2000:]})
     return np.frombuffer(result.stdout, dtype=np.float32).copy()  # writable, as the engines expect
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Where a file's streams start on its timeline, the one ffmpeg cuts by (0 is the
+    container's start; edit lists already applied), and the video's frame rate."""
+    video_start: float | None
+    audio_start: float | None
+    fps: str = "30"  # exact, as ffmpeg reads it ("30000/1001")
+
+    @property
+    def frame_rate(self) -> float:
+        num, _, den = self.fps.partition("/")
+        return float(num) / float(den or 1)
+
+
+def timeline(path: Path) -> Timeline:
+    """The streams' start times and the frame rate, from the container's headers (no decode)."""
+    import av
+
+    def start(stream, base: float) -> float | None:
+        if stream is None or stream.start_time is None or stream.time_base is None:
+            return None
+        return max(0.0, float(stream.start_time * stream.time_base) - base)
+
+    with av.open(str(path)) as container:
+        base = container.start_time / 1_000_000 if container.start_time else 0.0
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        rate = (video.average_rate or video.guessed_rate) if video is not None else None
+        fps = f"{rate.numerator}/{rate.denominator}" if rate and 1 <= float(rate) <= 120 else "30"
+        return Timeline(start(video, base), start(audio, base), fps)
+
+
+def video_input(path: Path, start: float) -> list[str]:
+    """ffmpeg input options for the video from ``start``: its frames come out from 0;
+    ``video_timeline`` puts them on the clip's timeline."""
+    return ["-ss", f"{start:.6f}", "-an", "-sn", "-dn", "-i", str(path)]
+
+
+def video_timeline(line: Timeline) -> str:
+    """Filters that put a video input (``video_input``) on the clip's timeline: constant
+    frame rate from 0, the first frame repeated while the video has not begun (a video that
+    starts after its audio), the last one held if the video ends before the clip does."""
+    return f"fps=fps={line.fps}:start_time=0,tpad=stop=-1:stop_mode=clone"
+
+
+SEEK_MARGIN = 0.5  # s: before the video's first frame + this, the audio is not sought by input seek
+
+
+def audio_input(path: Path, start: float, line: Timeline) -> tuple[list[str], str]:
+    """(ffmpeg input options, audio filter) for the audio from ``start`` on the file's
+    timeline, its first sample at 0, silence where the audio has not begun.
+
+    Input seeking is fast but, in MP4, it seeks every stream to the video's keyframe: from
+    before the video's first frame (a video that starts 0.85 s after its audio), it would
+    drop the audio up to there. There, the audio is decoded from the file's start and
+    trimmed instead (at most the first second or so of a file)."""
+    pad = "aresample=async=1:first_pts=0"
+    if line.video_start is None or start >= line.video_start + SEEK_MARGIN:
+        return ["-ss", f"{start:.6f}", "-vn", "-sn", "-dn", "-i", str(path)], pad
+    return ["-vn", "-sn", "-dn", "-i", str(path)], f"atrim=start={start:.6f},asetpts=PTS-{start:.6f}/TB,{pad}"
 
 
 @functools.lru_cache(maxsize=1)

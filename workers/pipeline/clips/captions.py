@@ -3,27 +3,86 @@ relative to the clip's start; and the burned-in style (``ass``): short lines fro
 timestamps, the word being spoken highlighted, in the font that ships in ``fonts/``."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
-
-from workers.pipeline.clips.choosing import join_words
 
 WORDS_PER_CUE = 7
 CUE_MAX_S = 3.5
+# Words a line never ends on: titles and initials belong with the name that follows.
+TITLES = {"mr.", "mrs.", "ms.", "dr.", "prof.", "st.", "mt.", "gen.", "gov.", "sen.", "rep.", "lt.", "col.",
+          "capt.", "sgt.", "rev.", "hon.", "pres.", "no.", "vs.", "fig.", "sr.", "jr."}
+# Words that belong with the number before them: "2.5 million", "40 percent".
+MAGNITUDES = {"hundred", "thousand", "million", "millions", "billion", "billions", "trillion", "percent", "per",
+              "cent", "dozen", "%"}
+NUMBER_WORDS = {"one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twenty", "thirty",
+                "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "a", "half"}
+_NUMBER = re.compile(r"^[$€£]?\d[\d,.]*%?$")
+_GLUED = re.compile(r"^([.,]\w|[.,;:!?%)\]]+$|['’]\w{1,2}$)")  # ".S.", ",000", "%", "'s": the word before's
+
+
+def words_shown(words: list[dict]) -> list[dict]:
+    """The clip's words as a caption shows them: Whisper's pieces of one written word
+    ("U" + ".S.", "1" + ",000", "don" + "'t") joined into one, timed from the first piece's
+    start to the last one's end."""
+    out: list[dict] = []
+    for word in words:
+        text = word["word"].strip()
+        if not text:
+            continue
+        if out and (not word.get("space", True) or _GLUED.match(text)):
+            out[-1] = {**out[-1], "word": out[-1]["word"] + text, "end": word["end"]}
+        else:
+            out.append({"word": text, "start": word["start"], "end": word["end"]})
+    return out
+
+
+def keep_together(before: str, word: str) -> bool:
+    """Whether a line must not break between ``before`` and ``word``: inside an
+    abbreviation or a title and its name ("Dr. King", "J. Edgar"), a number and its
+    magnitude ("2.5 million"), or a name (capitalised words in a row)."""
+    b, w = before.lower().strip("\"“”(),"), word.lower().strip("\"“”(),").rstrip(".,;:!?")
+    if b in TITLES or re.fullmatch(r"(\w\.)+", b) and len(b) <= 4 and word[:1].isupper():
+        return True  # "Dr." / "J." / "U.S." + a capitalised name
+    if (_NUMBER.match(b) or b in NUMBER_WORDS) and (w in MAGNITUDES or _NUMBER.match(w)):
+        return True
+    return (before[:1].isupper() and word[:1].isupper() and before not in ("I",)
+            and not re.search(r"[.!?,;:]$", before))
+
+
+def chunks(words: list[dict], max_words: int, max_s: float) -> list[list[dict]]:
+    """Shown words in runs of at most ``max_words`` / ``max_s``, never broken where
+    ``keep_together`` says so. A run may grow by half as much again to keep a phrase whole;
+    past that, the phrase moves to the next run (or, longer than a run, is cut)."""
+    out, current = [], []
+    for word in words_shown(words):
+        if current:
+            together = keep_together(current[-1]["word"], word["word"])
+            full = len(current) >= max_words or word["end"] - current[0]["start"] > max_s
+            over = len(current) >= max_words + max_words // 2 or word["end"] - current[0]["start"] > 1.5 * max_s
+            if over and together:
+                first = len(current) - 1  # where the phrase that ``word`` continues begins
+                while first > 0 and keep_together(current[first - 1]["word"], current[first]["word"]):
+                    first -= 1
+                if first > 0:
+                    out.append(current[:first])
+                    current = current[first:]
+                else:
+                    out.append(current)
+                    current = []
+            elif over or (full and not together):
+                out.append(current)
+                current = []
+        current.append(word)
+    if current:
+        out.append(current)
+    return out
 
 
 def cues(clip: dict) -> list[tuple[float, float, str]]:
     """Caption cues from the clip's words, times relative to the clip's start."""
-    out, current = [], []
-    for word in clip["words"]:
-        full = bool(current) and (len(current) >= WORDS_PER_CUE or word["end"] - current[0]["start"] > CUE_MAX_S)
-        if current and full and word.get("space", True):  # never split "www.example.org"
-            out.append(current)
-            current = []
-        current.append(word)
-    if current:
-        out.append(current)
     base = clip["start"]
-    return [(max(0.0, c[0]["start"] - base), max(0.0, c[-1]["end"] - base), join_words(c)) for c in out]
+    return [(max(0.0, c[0]["start"] - base), max(0.0, c[-1]["end"] - base), " ".join(w["word"] for w in c))
+            for c in chunks(clip["words"], WORDS_PER_CUE, CUE_MAX_S)]
 
 
 def _stamp(seconds: float, sep: str) -> str:
@@ -78,7 +137,7 @@ def ass(clip: dict, width: int, height: int) -> str:
             f"{outline},0,2,{round(width * 0.06)},{round(width * 0.06)},{margin},1\n\n[Events]\n"
             "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n")
     base, events = clip["start"], []
-    for line in _lines(clip["words"]):
+    for line in chunks(clip["words"], LINE_WORDS, LINE_MAX_S):
         for i, word in enumerate(line):
             start = word["start"] - base
             end = (line[i + 1]["start"] if i + 1 < len(line) else word["end"]) - base
@@ -86,16 +145,3 @@ def ass(clip: dict, width: int, height: int) -> str:
                             for j, w in enumerate(line))
             events.append(f"Dialogue: 0,{_ass_time(start)},{_ass_time(max(end, start + 0.05))},Caption,,0,0,0,,{text}")
     return head + "\n".join(events) + "\n"
-
-
-def _lines(words: list[dict]) -> list[list[dict]]:
-    lines, current = [], []
-    for word in words:
-        if current and (len(current) >= LINE_WORDS or word["end"] - current[0]["start"] > LINE_MAX_S):
-            lines.append(current)
-            current = []
-        current.append(word)
-    if current:
-        lines.append(current)
-    return lines
-
