@@ -1,11 +1,16 @@
 """What the API says is shown as text, never run as markup (issue 19, section 5). A clip's
-title and hook (from the model), a transcript line (in storage, indexed), a search result, an
-answer and an upload's file name are all ``<img src=x onerror=window.pwned=1>``, each arriving
-by its real path; the page shows the text, makes no element of it, and ``window.pwned`` stays
-undefined (nor does the browser ever ask for ``/x``)."""
+title and hook, a transcript line (in storage, indexed), a search result, an answer and an
+upload's file name are all ``<img src=x onerror=window.pwned=1>``; the page shows the text, makes
+no element of it, and ``window.pwned`` stays undefined (nor does the browser ever ask for ``/x``).
+
+The model's markup title is not grounded in the clip's words, so the picker replaces it (that is
+asserted too); the title and hook the page then renders are written into the stored result, as
+a title made of a transcript's markup would arrive."""
 from __future__ import annotations
 
 import json
+
+from psycopg.types.json import Jsonb
 
 from doubles.fake_openai import FakeOpenAI
 from workers.pipeline.search import index
@@ -24,6 +29,21 @@ def evil(reply: dict):
     if "answer" in reply:
         return ("json", {**reply, "answer": EVIL})
     return None
+
+
+def title_it(db) -> None:
+    """The first clip's title and hook become markup in the stored result (the checkpoint is
+    write-once: it is replaced whole, as an operator's restore would)."""
+    row = db.execute("SELECT * FROM step_checkpoints WHERE step = 'clip_generation'").fetchone()
+    output = row["output"]
+    output["result"]["clips"][0].update({"title": EVIL, "hook": EVIL})
+    with db.transaction():
+        db.execute("DELETE FROM step_checkpoints WHERE video_id = %s AND step = 'clip_generation'",
+                   (row["video_id"],))
+        db.execute("INSERT INTO step_checkpoints (video_id, step, job_id, output, storage_keys, attempt, "
+                   "worker_id, started_at, finished_at) VALUES (%s, 'clip_generation', %s, %s, %s, %s, %s, "
+                   "%s, %s)", (row["video_id"], row["job_id"], Jsonb(output), row["storage_keys"],
+                               row["attempt"], row["worker_id"], row["started_at"], row["finished_at"]))
 
 
 def say_it_in_the_transcript(db, storage) -> None:
@@ -55,6 +75,9 @@ def test_markup_from_the_api_is_shown_as_text_and_never_runs(make_site, browser,
         page.get_by_label("At most").fill("2")
         page.get_by_role("button", name="Make clips").click()
         page.wait_for_selector(".clip h3", timeout=PIPELINE_MS)
+        refused = page.locator(".clip h3").first.inner_text()
+        assert EVIL not in refused and len(refused.split()) >= 4, refused  # "1." and 3+ words of the clip
+        title_it(db)
         say_it_in_the_transcript(db, site.storage)
         # The page reads the transcript again, with the line (not from its cache: it may be kept an hour).
         page.context.new_cdp_session(page).send("Network.clearBrowserCache")
