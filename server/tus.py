@@ -32,7 +32,8 @@ log = logging.getLogger(__name__)
 METADATA_KEYS = ("filename", "clip_min_seconds", "clip_max_seconds", "max_clips", "aspect", "captions",
                  "callback_url")
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-BLOCK = 1024 * 1024
+BLOCK = 64 * 1024  # a read returns when this much arrived: the lease is pushed on between reads, so a
+# PATCH keeps it while at least BLOCK bytes arrive per store.RENEW_S (about 4 KB/s)
 HOST = socket.gethostname()
 
 

@@ -15,7 +15,7 @@ import sys
 from server import create_app
 from workers.pipeline.steps import download
 from workers.pipeline.storage import LocalStorage
-from workers.pipeline.uploads import chunks
+from workers.pipeline.uploads import chunks, store
 from workers.queue.context import StepContext, Subject
 
 from .conftest import REPO, wait_for
@@ -228,3 +228,25 @@ def test_a_failed_chunk_store_lets_the_next_patch_in_at_once(database_url, db, s
         assert client.patch(path, data=b"a" * 2 * MIN, headers={**OCTETS, "Upload-Offset": "0"}).status_code == 204
     finally:
         app.extensions["clipqueue"].pool.close()
+
+
+def test_the_writer_lease_is_renewed_while_bytes_arrive_and_a_lost_one_keeps_nothing(live, db, monkeypatch):
+    monkeypatch.setattr(store, "RENEW_S", 0.0)  # push the lease on with every block that arrives
+    client = live["client"]
+    path = _create(client, 3 * MIN)
+    upload_id = path.rsplit("/", 1)[1]
+
+    def lease():
+        return db.execute("SELECT writer, writer_until FROM uploads WHERE id = %s", (upload_id,)).fetchone()
+
+    slow = _slow_patch(live["url"], path, offset=0, declared=3 * MIN, first=b"a" * 1024)
+    wait_for(lambda: lease()["writer"], timeout=10, message="the PATCH to take the writer lease")
+    taken = lease()["writer_until"]
+    slow.sendall(b"a" * MIN)
+    wait_for(lambda: lease()["writer_until"] > taken, timeout=10, message="the lease to be pushed on")
+    # Another writer takes the upload over (as after a lapsed lease): the next renewal fails,
+    # the PATCH ends with 409 and leaves no object of its own.
+    db.execute("UPDATE uploads SET writer = 'elsewhere/1/x', writer_key = NULL WHERE id = %s", (upload_id,))
+    assert _finish(slow, b"a" * (2 * MIN - 1024)) == 409
+    wait_for(lambda: _files(live["storage"].root) == [], timeout=10, message="the PATCH's own object gone")
+    assert lease()["writer"] == "elsewhere/1/x"  # and it did not free the lease it no longer held
