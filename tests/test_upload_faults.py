@@ -250,3 +250,22 @@ def test_the_writer_lease_is_renewed_while_bytes_arrive_and_a_lost_one_keeps_not
     assert _finish(slow, b"a" * (2 * MIN - 1024)) == 409
     wait_for(lambda: _files(live["storage"].root) == [], timeout=10, message="the PATCH's own object gone")
     assert lease()["writer"] == "elsewhere/1/x"  # and it did not free the lease it no longer held
+
+
+def test_eight_patches_at_once_at_one_offset_one_is_stored_and_nothing_else_is_left(live, db):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    path = _create(live["client"], 2 * MIN)
+    bodies = [bytes([65 + i]) * 2 * MIN for i in range(8)]
+
+    def send(body):
+        return requests.patch(live["url"] + path, data=body, timeout=30,
+                              headers={**OCTETS, "Upload-Offset": "0"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(send, bodies))
+    assert sorted(answers) == [204] + [409] * 7, answers
+    [name] = _files(live["storage"].root)  # one object: the winner's, whole
+    assert live["storage"].get_bytes(f"{chunks.PREFIX}/{name}") in bodies
