@@ -5,7 +5,8 @@ OPTIONS says what the server speaks; POST (``Upload-Length``, optional ``Upload-
 PATCH (``application/offset+octet-stream`` at ``Upload-Offset``) appends a chunk; DELETE
 drops an unfinished one. The size cap (CLIPQUEUE_MAX_FILESIZE_MB) is checked before a byte is
 stored. A PATCH holds the upload's writer lease while it streams (a concurrent PATCH gets
-409); the bytes that arrived before a dropped connection are kept, so a client resumes from
+409), renewed every third of CLIPQUEUE_UPLOAD_WRITER_LEASE_S, so a PATCH whose process or
+machine died frees the upload within that; the bytes that arrived before a dropped connection are kept, so a client resumes from
 the offset HEAD gives. The last chunk makes a video in the queue (the token is in
 ``ClipQueue-Token``), whose download step assembles and registers the file.
 """
@@ -16,6 +17,8 @@ import binascii
 import os
 import secrets
 import tempfile
+import threading
+from contextlib import contextmanager
 from datetime import timezone
 from email.utils import format_datetime
 from pathlib import Path
@@ -124,13 +127,15 @@ def patch(upload_id: str):
     app_state = state()
     writer = f"{os.getpid()}/{secrets.token_hex(6)}"
     with app_state.pool.connection() as conn:
-        taken = store.take_writer(conn, upload_id, offset=offset, writer=writer)
+        taken = store.take_writer(conn, upload_id, offset=offset, writer=writer,
+                                  lease_seconds=app_state.settings.upload_writer_lease_s)
         now_at = None if taken else store.get(conn, upload_id)["received"]
     if taken is None:
         raise ApiError(409, "offset_mismatch", f"the upload is at offset {now_at} (or another request is writing "
                                                "it); HEAD it and resume there")
     try:
-        received, dropped = _store_chunk(upload_id, offset, upload["length"] - offset)
+        with _renewed(app_state, upload_id, writer):
+            received, dropped = _store_chunk(upload_id, offset, upload["length"] - offset)
     except BaseException:
         with app_state.pool.connection() as conn:
             store.release_writer(conn, upload_id, writer=writer)
@@ -206,6 +211,29 @@ def _store_chunk(upload_id: str, offset: int, room: int) -> tuple[int, bool]:
             storage.put_file(key, Path(part.name))
             metrics.UPLOAD_BYTES.inc(received)
     return received, dropped
+
+
+@contextmanager
+def _renewed(app_state, upload_id: str, writer: str):
+    """Renew the writer lease every third of it while the PATCH streams and stores its chunk."""
+    lease_s = app_state.settings.upload_writer_lease_s
+    stop = threading.Event()
+
+    def renew():
+        while not stop.wait(lease_s / 3):
+            try:
+                with app_state.pool.connection() as conn:
+                    if not store.renew_writer(conn, upload_id, writer=writer, lease_seconds=lease_s):
+                        return  # lost: add_chunk's fence refuses the chunk, the client resumes
+            except Exception:  # noqa: BLE001 - the next tick tries again
+                pass
+    thread = threading.Thread(target=renew, name="upload-writer-lease", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def _make_video(conn, upload: dict) -> None:

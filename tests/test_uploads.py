@@ -224,3 +224,47 @@ def test_two_api_machines_take_parts_of_one_upload_on_s3(database_url, db, setti
         for app in apps:
             app.extensions["clipqueue"].pool.close()
 
+
+
+def test_a_patch_renews_its_writer_lease_and_a_dead_patch_frees_the_upload_within_it(database_url, db, settings,
+                                                                                      tmp_path):
+    """The writer lease is CLIPQUEUE_UPLOAD_WRITER_LEASE_S (here 1 s), renewed while a PATCH
+    runs: a PATCH that outlives it keeps the upload; one whose process died (its lease taken,
+    never renewed) leaves it free for a PATCH through another API process within it."""
+    run_settings = settings.replace(data_dir=tmp_path / "data", max_filesize_mb=8, upload_writer_lease_s=1.0)
+    app = create_app({"settings": run_settings, "database_url": database_url,
+                      "storage": LocalStorage(run_settings.data_dir / "storage")})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = app.test_client()
+        octets = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+        path = client.post("/public/uploads", headers={**TUS, "Upload-Length": "600"}).headers["Location"]
+        slow = socket.create_connection(("127.0.0.1", server.server_port))
+        slow.sendall((f"PATCH {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTus-Resumable: 1.0.0\r\n"
+                      "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
+                      "Content-Length: 600\r\n\r\n").encode() + b"a" * 100)
+        lease = "SELECT writer, writer_until, writer_until - now() <= interval '1 second' AS short FROM uploads"
+        first = wait_for(lambda: db.execute(lease).fetchone()["writer"] and db.execute(lease).fetchone(),
+                         timeout=10, message="the slow PATCH to take the lease")
+        assert first["short"]  # the setting's lease, not a fixed long one
+        # Renewed past its first term while the body trickles in: a second PATCH is still refused.
+        wait_for(lambda: db.execute("SELECT now() > %s + interval '1 second' AS past FROM uploads",
+                                    (first["writer_until"],)).fetchone()["past"], timeout=10, message="one lease")
+        assert db.execute(lease).fetchone()["writer"] == first["writer"]
+        assert_error(client.patch(path, data=b"b" * 600, headers=octets), 409, "offset_mismatch")
+        slow.sendall(b"a" * 500)
+        slow.settimeout(10)
+        assert b"204" in slow.recv(4096).split(b"\r\n")[0]
+        slow.close()
+        # A PATCH whose process died mid-body: its lease taken, never renewed nor released.
+        other = client.post("/public/uploads", headers={**TUS, "Upload-Length": "10"}).headers["Location"]
+        from workers.pipeline.uploads import store
+
+        assert store.take_writer(db, other.rsplit("/", 1)[1], offset=0, writer="dead/1", lease_seconds=1.0)
+        resumed = wait_for(lambda: client.patch(other, data=b"c" * 10, headers=octets).status_code == 204,
+                           timeout=15, interval=0.2, message="the dead PATCH's lease to lapse")
+        assert resumed and client.head(other, headers=TUS).headers["Upload-Offset"] == "10"
+    finally:
+        server.shutdown()
+        app.extensions["clipqueue"].pool.close()

@@ -29,6 +29,13 @@ UPDATE uploads u
    AND u.received + %(size)s <= u.length
 RETURNING u.received, u.length, u.expires_at;
 
+-- name: renew_writer
+-- The PATCH still runs: its writer lease goes on (zero rows: it was lost).
+UPDATE uploads u
+   SET writer_until = now() + make_interval(secs => %(lease_seconds)s)
+ WHERE u.id = %(id)s AND u.writer = %(writer)s
+RETURNING u.id;
+
 -- name: release_writer
 UPDATE uploads SET writer = NULL, writer_until = NULL WHERE id = %(id)s AND writer = %(writer)s
 RETURNING id;

@@ -9,7 +9,6 @@ from psycopg.types.json import Jsonb
 from workers.queue.sql import load
 
 QUERIES = Path(__file__).with_name("queries.sql")
-WRITER_LEASE_S = 600.0  # a PATCH streaming longer than this loses the writer lease
 
 
 def _sql(name: str) -> str:
@@ -27,9 +26,14 @@ def get(conn, id: str) -> dict | None:
     return conn.execute(_sql("get_upload"), {"id": id}).fetchone()
 
 
-def take_writer(conn, id: str, *, offset: int, writer: str) -> dict | None:
-    params = {"id": id, "offset": offset, "writer": writer, "lease_seconds": WRITER_LEASE_S}
+def take_writer(conn, id: str, *, offset: int, writer: str, lease_seconds: float) -> dict | None:
+    params = {"id": id, "offset": offset, "writer": writer, "lease_seconds": lease_seconds}
     return conn.execute(_sql("take_writer"), params).fetchone()
+
+
+def renew_writer(conn, id: str, *, writer: str, lease_seconds: float) -> bool:
+    params = {"id": id, "writer": writer, "lease_seconds": lease_seconds}
+    return conn.execute(_sql("renew_writer"), params).fetchone() is not None
 
 
 def add_chunk(conn, id: str, *, offset: int, size: int, writer: str, ttl_seconds: float) -> dict | None:
