@@ -10,6 +10,7 @@ from pathlib import Path
 from workers.queue.db import connect
 
 TERMINAL = ("done", "failed", "cancelled")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # werkzeug colours the lines of 4xx/5xx answers
 REQUEST = re.compile(r'"(PUT|POST|DELETE|GET|HEAD) /(\S+) HTTP/[\d.]+" (\d{3})')
 
 
@@ -18,7 +19,7 @@ def bucket_writes(s3_log: Path, bucket: str) -> dict:
     per key, and the conditional PUTs the bucket refused (412: the key existed)."""
     written, refused = Counter(), 0
     for line in s3_log.read_text(errors="replace").splitlines() if s3_log.exists() else []:
-        m = REQUEST.search(line)
+        m = REQUEST.search(ANSI.sub("", line))
         if not m or not m.group(2).startswith(bucket + "/"):
             continue
         method, target, status = m.group(1), m.group(2)[len(bucket) + 1:], m.group(3)

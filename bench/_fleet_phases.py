@@ -3,6 +3,7 @@ mid-upload, a worker host unplugged for longer than the lease, Postgres connecti
 host, and throughput by number of CPU hosts. Used by ``bench.fleet``."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter, defaultdict
@@ -130,8 +131,35 @@ def upload_kill(net, host, api: str, other_api: str, path, hook: str, options: d
                        "outcome": f"FAILED: {exc!r}"}
 
 
+def _cpu_s(pids) -> float:
+    """CPU seconds (user + system) the processes used so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def _box_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    values = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def _steady(ends: list) -> float:
+    """Videos per second between the 10th and the 90th percentile of the finishing times: the
+    pace once every host is busy, without the start (claims ramping up) or the tail (the
+    last videos' own latency, five steps in a row)."""
+    lo, hi = len(ends) // 10, len(ends) - 1 - len(ends) // 10
+    return round((hi - lo) / float(ends[hi] - ends[lo]), 2)
+
+
 def throughput(net, svc, db: str, h: dict, sampler, lease_s: float, sleep_s: float = 0.25,
-               videos: int = 30, concurrency: int = 4) -> list[dict]:
+               videos: int = 80, concurrency: int = 4) -> list[dict]:
     """Sleep-steps: transcript on gpu1, the rest on 1, 2, then 3 CPU hosts; videos/s, claims/s
     per host, Postgres connections per host."""
     from workers.queue import jobs as queue
@@ -145,6 +173,8 @@ def throughput(net, svc, db: str, h: dict, sampler, lease_s: float, sleep_s: flo
                    table="SLEEP", extra=extra, webhooks=False)
         wait_workers(db, [h["gpu1"]] + [h[f"cpu{i}"] for i in range(1, n + 1)], 120)
         sampler.take()
+        pg_pids = net.pids(h["db"])
+        pg_before, box_before = _cpu_s(pg_pids), _box_busy()
         with connect(db, application_name="fleet-client") as conn:
             with conn.transaction():
                 tokens = [queue.enqueue(conn, source_url=f"http://sleep.invalid/{n}/{i}",
@@ -155,18 +185,24 @@ def throughput(net, svc, db: str, h: dict, sampler, lease_s: float, sleep_s: flo
                 return conn.execute("SELECT count(*) FILTER (WHERE status = 'done') = %s AS ok FROM video_processing_queue "
                                     "WHERE token = ANY(%s)", (videos, tokens)).fetchone()["ok"]
         client.until(f"{videos} sleep-step videos on {n} CPU host(s)", finished, 300, every=0.5)
+        pg_cpu, box_after = _cpu_s(pg_pids) - pg_before, _box_busy()
+        busy = (box_after[0] - box_before[0]) / max(1, box_after[1] - box_before[1])
         with connect(db, application_name="fleet-client") as conn:
             span = conn.execute(
                 "SELECT extract(epoch FROM max(q.finished_at) - min(e.at)) AS s FROM video_processing_queue q "
                 "JOIN queue_events e ON e.job_id = q.id AND e.kind = 'claimed' WHERE q.token = ANY(%s)",
                 (tokens,)).fetchone()["s"]
+            ends = [r["t"] for r in conn.execute(
+                "SELECT extract(epoch FROM finished_at) AS t FROM video_processing_queue WHERE token = ANY(%s) "
+                "ORDER BY finished_at", (tokens,))]
             claims = defaultdict(int)
             for r in conn.execute("SELECT split_part(e.worker_id, ':', 1) AS host, count(*) AS n FROM queue_events e "
                                   "JOIN video_processing_queue q ON q.id = e.job_id WHERE q.token = ANY(%s) "
                                   "AND e.kind IN ('claimed', 'rescued') GROUP BY 1 ORDER BY 1", (tokens,)):
                 claims[r["host"]] = r["n"]
         conns = {k: v for k, v in sorted(sampler.take().items()) if k.startswith(("gpu", "cpu", "api"))}
-        rows.append({"cpu_hosts": n, "videos": videos, "s": round(float(span), 1),
-                     "rate": round(videos / float(span), 2),
-                     "claims_per_s": {k: round(v / float(span), 1) for k, v in claims.items()}, "conns": conns})
+        rows.append({"cpu_hosts": n, "videos": videos, "sleep_s": sleep_s, "slots": concurrency, "s": round(float(span), 1),
+                     "rate": _steady(ends),
+                     "claims_per_s": {k: round(v / float(span), 1) for k, v in claims.items()}, "conns": conns,
+                     "pg_cores": round(pg_cpu / float(span), 2), "box_busy": round(100 * busy)})
     return rows

@@ -222,13 +222,18 @@ def print_report(r: dict, addrs: dict, out=sys.stdout) -> None:
         print(f"\npartition: {p['host']} unplugged {p['cut_s']} s (lease {p['lease_s']} s) holding a finished "
               f"{p['step']}; taken over by {p['taken_by']}; its stale result: {p['dropped']} dropped by the fence", file=out)
     if r.get("throughput"):
-        print("\nthroughput on sleep-steps (BENCH_STEP_SLEEP_S each; transcript on gpu1)", file=out)
-        print(f"  {'cpu hosts':<10}{'videos':>7}{'s':>7}{'videos/s':>10}{'x 1 host':>9}  claims/s per host; "
-              "Postgres connections per host (most)", file=out)
+        t0 = r["throughput"][0]
+        print(f"\nthroughput on sleep-steps (each step sleeps {t0['sleep_s']} s; {t0['slots']} slots per CPU host; "
+              f"transcript on gpu1, {3 * t0['slots']} slots; pg cores = Postgres's CPU, box busy = all 2 cores)",
+              file=out)
+        print("  (videos/s: the steady pace, from the 10th to the 90th percentile of finishing times; s: first claim "
+              "to last finish)", file=out)
+        print(f"  {'cpu hosts':<10}{'videos':>7}{'s':>7}{'videos/s':>10}{'x 1 host':>9}{'pg cores':>9}{'box busy':>9}"
+              "  claims/s per host; Postgres connections per host (most)", file=out)
         base = r["throughput"][0]["rate"]
         for t in r["throughput"]:
-            print(f"  {t['cpu_hosts']:<10}{t['videos']:>7}{t['s']:>7}{t['rate']:>10}{t['rate'] / base:>9.2f}  "
-                  f"{t['claims_per_s']}; {t['conns']}", file=out)
+            print(f"  {t['cpu_hosts']:<10}{t['videos']:>7}{t['s']:>7}{t['rate']:>10}{t['rate'] / base:>9.2f}"
+                  f"{t['pg_cores']:>9}{t['box_busy']:>8}%  {t['claims_per_s']}; {t['conns']}", file=out)
     print(f"\nfleet: {r['hosts']} hosts, {len(r['kills'])} kills, {r['lost']} lost, {r['duplicated']} duplicated, "
           f"{r['stuck']} stuck ({'PASS' if r['ok'] else 'FAIL'}, {r['wall_s']} s)", file=out, flush=True)
 
