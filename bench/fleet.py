@@ -88,6 +88,7 @@ def run(args) -> dict:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     back = None
     report: dict = {}
+    print(f"fleet run: namespaces cqf-{run_id}-* , data in {root}", flush=True)
     try:
         net.start()
         workers = ["w1", "w2"] if args.ci else ["gpu1", "gpu2", "cpu1", "cpu2", "cpu3"]

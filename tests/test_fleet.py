@@ -10,6 +10,8 @@ Needs root (network namespaces) and ``ip``; skipped with the reason otherwise.""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +29,17 @@ WHY = can_make_namespaces()
 @pytest.mark.skipif(WHY is not None, reason=f"fleet test needs network namespaces: {WHY}")
 def test_two_worker_hosts_one_killed_mid_step_lose_nothing_and_share_only_postgres_and_the_bucket(tmp_path):
     out = tmp_path / "fleet.json"
-    run = subprocess.run([sys.executable, "-m", "bench.fleet", "--ci", "--json", str(out)], cwd=REPO,
-                         capture_output=True, text=True, timeout=400)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.fleet", "--ci", "--json", str(out)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout = stderr = ""
+    try:
+        stdout, stderr = proc.communicate(timeout=380)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)  # the run deletes its namespaces on SIGTERM
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        _delete_leftovers(proc, stdout)
+    run = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     assert out.exists(), run.stdout[-3000:] + run.stderr[-3000:]
     report = json.loads(out.read_text())
     real = report["real"]
@@ -43,6 +54,22 @@ def test_two_worker_hosts_one_killed_mid_step_lose_nothing_and_share_only_postgr
     assert sum(v for k, v in real["hosts"][kill["moved_to"]].items() if k in STEPS) >= 5, real["hosts"]
     assert real["bucket_objects_written"] >= 2 * 3 and real["webhooks"].get("video.done", 0) >= 2
     assert report["ok"] and "namespaces left by this run (ip netns list): none" in run.stdout, run.stdout[-2000:]
+
+
+def _delete_leftovers(proc, stdout: str) -> None:
+    """Should the run have died before its own cleanup: its namespaces (named in its first
+    line), their processes, and nothing of any other run."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    found = re.search(r"namespaces (cqf-[0-9a-f]{4}-)\*", stdout or "")
+    if not found:
+        return
+    for name in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split():
+        if name.startswith(found.group(1)):
+            for pid in subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split():
+                subprocess.run(["kill", "-9", pid], capture_output=True)
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
 
 
 STEPS = ("download", "transcript", "content_type", "clip_lookup", "clip_generation")
