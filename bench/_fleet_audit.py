@@ -33,6 +33,17 @@ def bucket_writes(s3_log: Path, bucket: str) -> dict:
     return {"written": written, "refused": refused}
 
 
+def foreign_files(host_dir: Path, videos: set) -> list[str]:
+    """Files in the host's own directories that belong to a video it never ran a step of."""
+    found = []
+    for sub in ("data", "tmp"):
+        for path in (host_dir / sub).rglob("*") if (host_dir / sub).exists() else []:
+            m = re.search(r"videos/(\d+)/", path.as_posix())
+            if path.is_file() and m and int(m.group(1)) not in videos:
+                found.append(f"{host_dir.name}: {path.relative_to(host_dir)}")
+    return found
+
+
 def inventory(host_dir: Path) -> dict:
     api_log = host_dir / "logs" / "api.log"
     requests = sum(1 for line in api_log.read_text(errors="replace").splitlines()
@@ -76,10 +87,12 @@ def audit(db_url: str, tokens: dict, allowed: dict, roles: dict, root: Path, s3_
             else:
                 done += 1
     by_host = defaultdict(Counter)
+    worked_on = defaultdict(set)
     succeeded = Counter()
     wrong_host = []
     for e in events:
         if e["kind"] in ("claimed", "rescued"):
+            worked_on[e["host"]].add(e["video_id"])
             by_host[e["host"]]["claims"] += 1
             by_host[e["host"]]["rescues"] += e["kind"] == "rescued"
         elif e["kind"] == "succeeded":
@@ -104,6 +117,7 @@ def audit(db_url: str, tokens: dict, allowed: dict, roles: dict, root: Path, s3_
         "bucket_puts_refused_key_existed": writes["refused"],
         "steps_on_a_host_not_allowed": wrong_host,
         "checkpoints_naming_a_host_path": leaked,
+        "files_of_videos_the_host_never_ran": [f for h in roles for f in foreign_files(root / "hosts" / h, worked_on[h])],
         "hosts": {h: {"role": roles.get(h, "?"), **dict(c)} for h, c in sorted(by_host.items())},
         "inventory": {h: inventory(root / "hosts" / h) for h in roles},
         "webhooks": dict(hooks),

@@ -198,7 +198,7 @@ def _finish(report: dict) -> None:
     part = report.get("partition") or {}
     report["ok"] = (report["lost"] == 0 and report["duplicated"] == 0 and report["stuck"] == 0
                     and real["done"] == real["videos"] and not real["steps_on_a_host_not_allowed"]
-                    and real["checkpoints_naming_a_host_path"] == 0
+                    and real["checkpoints_naming_a_host_path"] == 0 and not real["files_of_videos_the_host_never_ran"]
                     and all(k.get("within_lease") for k in kills) and (not part or part.get("dropped", 0) >= 1))
 
 
@@ -208,12 +208,14 @@ def print_report(r: dict, addrs: dict, out=sys.stdout) -> None:
     print(f"\n  videos {real['videos']}, done {real['done']}, failed {len(real['failed'])}, lost {len(real['lost'])}, "
           f"stuck {len(real['stuck'])}; steps recorded twice {len(real['steps_recorded_twice'])}", file=out)
     print(f"  steps on a host not allowed to run them: {len(real['steps_on_a_host_not_allowed'])}; checkpoints "
-          f"naming a host's local path: {real['checkpoints_naming_a_host_path']} (each host saw only its own "
+          f"naming a host's local path: {real['checkpoints_naming_a_host_path']}; files in a host's dirs of videos "
+          f"it ran no step of: {len(real['files_of_videos_the_host_never_ran'])} (each host saw only its own "
           "data dir: the others were covered by empty read-only mounts)", file=out)
     print(f"  bucket: {real['bucket_objects_written']} objects written, "
           f"{len(real['bucket_objects_written_twice'])} written twice, {real['bucket_puts_refused_key_existed']} "
           f"conditional PUTs refused (key existed); webhooks received: {real['webhooks']}", file=out)
-    for line in real["lost"] + real["stuck"] + real["failed"] + real["steps_on_a_host_not_allowed"]:
+    for line in (real["lost"] + real["stuck"] + real["failed"] + real["steps_on_a_host_not_allowed"]
+                 + real["files_of_videos_the_host_never_ran"]):
         print(f"  ! {line}", file=out)
     print("\nkills (SIGKILL to every process in the host's namespace)", file=out)
     for k in r["kills"]:

@@ -46,6 +46,7 @@ def test_two_worker_hosts_one_killed_mid_step_lose_nothing_and_share_only_postgr
     assert (real["videos"], real["done"]) == (2, 2), real
     assert (report["lost"], report["duplicated"], report["stuck"]) == (0, 0, 0), real
     assert real["steps_on_a_host_not_allowed"] == [] and real["checkpoints_naming_a_host_path"] == 0
+    assert real["files_of_videos_the_host_never_ran"] == []
     # The kill landed mid-step on one worker host and the other took the step over within the lease.
     [kill] = report["kills"]
     assert kill["procs"] >= 1 and kill["host"] in ("w1", "w2")
