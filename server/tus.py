@@ -5,8 +5,9 @@ A PATCH writes its bytes under a key of its own (``chunks.key(id, offset, attemp
 publishes them by the offset check (``store.add_chunk``: one UPDATE whose WHERE holds the
 lease and the offset). Whatever goes wrong -- a lost lease, a DELETE meanwhile, a full disk, a
 storage error -- it deletes its own object, and only its own, and gives the lease back at
-once. The lease is pushed on while bytes arrive (``store.RENEW_S``), and a writer whose
-process is known gone (same host, no such process) is taken over at once.
+once. The lease (CLIPQUEUE_UPLOAD_WRITER_LEASE_S) is pushed on every quarter of it while bytes
+arrive, and a writer whose process is known gone (same host, no such process) is taken over at
+once; one elsewhere when its lease runs out.
 """
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ METADATA_KEYS = ("filename", "clip_min_seconds", "clip_max_seconds", "max_clips"
                  "callback_url")
 UPLOAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 BLOCK = 64 * 1024  # a read returns when this much arrived: the lease is pushed on between reads, so a
-# PATCH keeps it while at least BLOCK bytes arrive per store.RENEW_S (about 4 KB/s)
+# PATCH keeps it while at least BLOCK bytes arrive per quarter lease (about 4 KB/s)
 HOST = socket.gethostname()
 
 
@@ -98,22 +99,23 @@ def writer_gone(writer: str | None) -> bool:
         return False
 
 
-def take_writer(pool, storage, upload_id: str, *, offset: int, writer: str, key: str) -> bool:
+def take_writer(pool, storage, upload_id: str, *, offset: int, writer: str, key: str, lease_s: float) -> bool:
     """The writer lease at ``offset``: free, lapsed, or held by a process known gone. The
     replaced writer's unpublished object (if any) is removed: no one will publish it."""
     with pool.connection() as conn:
-        taken = store.take_writer(conn, upload_id, offset=offset, writer=writer, key=key)
+        taken = store.take_writer(conn, upload_id, offset=offset, writer=writer, key=key, lease_seconds=lease_s)
         if taken is None:
             holder = store.get(conn, upload_id)
             if holder is not None and writer_gone(holder["writer"]):
                 taken = store.take_writer(conn, upload_id, offset=offset, writer=writer, key=key,
-                                          gone=holder["writer"])
+                                          lease_seconds=lease_s, gone=holder["writer"])
     if taken is not None and taken["stale_key"]:
         _quietly_delete(storage, taken["stale_key"])
     return taken is not None
 
 
-def store_chunk(pool, storage, upload_id: str, *, writer: str, key: str, room: int) -> tuple[int, bool]:
+def store_chunk(pool, storage, upload_id: str, *, writer: str, key: str, room: int,
+                lease_s: float) -> tuple[int, bool]:
     """Stream the body (at most ``room`` bytes) to the object ``key``, pushing the lease on
     while bytes arrive; (bytes stored, dropped?). A dropped connection keeps what arrived.
     On any error the object is gone when this returns (LeaseLost, or the error itself)."""
@@ -130,9 +132,9 @@ def store_chunk(pool, storage, upload_id: str, *, writer: str, key: str, room: i
             if not block:
                 return
             state["received"] += len(block)
-            if time.monotonic() - state["renewed"] >= store.RENEW_S:
+            if time.monotonic() - state["renewed"] >= lease_s / 4:
                 with pool.connection() as conn:
-                    if not store.renew_writer(conn, upload_id, writer=writer):
+                    if not store.renew_writer(conn, upload_id, writer=writer, lease_seconds=lease_s):
                         raise LeaseLost()
                 state["renewed"] = time.monotonic()
             yield block

@@ -129,7 +129,8 @@ def patch(upload_id: str):
         raise tus.insufficient_storage()
     attempt = secrets.token_hex(4)
     writer, key = tus.writer_id(attempt), chunks.key(upload_id, offset, attempt)
-    if not tus.take_writer(pool, storage, upload_id, offset=offset, writer=writer, key=key):
+    lease_s = settings.upload_writer_lease_s
+    if not tus.take_writer(pool, storage, upload_id, offset=offset, writer=writer, key=key, lease_s=lease_s):
         with pool.connection() as conn:
             now = store.get(conn, upload_id)
         if now is None:
@@ -138,7 +139,8 @@ def patch(upload_id: str):
         raise ApiError(409, "offset_mismatch", f"the upload is at offset {now_at} (or another request is writing "
                                                "it); HEAD it and resume there")
     try:
-        received, dropped = tus.store_chunk(pool, storage, upload_id, writer=writer, key=key, room=room)
+        received, dropped = tus.store_chunk(pool, storage, upload_id, writer=writer, key=key, room=room,
+                                          lease_s=lease_s)
     except BaseException as exc:
         answer = tus.failed_store(pool, storage, upload_id, writer=writer, key=key, exc=exc)
         if answer is None:

@@ -231,7 +231,9 @@ def test_a_failed_chunk_store_lets_the_next_patch_in_at_once(database_url, db, s
 
 
 def test_the_writer_lease_is_renewed_while_bytes_arrive_and_a_lost_one_keeps_nothing(live, db, monkeypatch):
-    monkeypatch.setattr(store, "RENEW_S", 0.0)  # push the lease on with every block that arrives
+    # a lease of 4 ms: pushed on with every block that arrives
+    app_state = live["app"].extensions["clipqueue"]
+    monkeypatch.setattr(app_state, "settings", app_state.settings.replace(upload_writer_lease_s=0.004))
     client = live["client"]
     path = _create(client, 3 * MIN)
     upload_id = path.rsplit("/", 1)[1]

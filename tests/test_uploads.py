@@ -237,3 +237,26 @@ def test_two_api_machines_take_parts_of_one_upload_on_s3(database_url, db, setti
         for app in apps:
             app.extensions["clipqueue"].pool.close()
 
+
+
+def test_a_writer_that_died_on_another_machine_frees_the_upload_within_the_lease(database_url, db, settings,
+                                                                                  tmp_path):
+    """The writer lease is CLIPQUEUE_UPLOAD_WRITER_LEASE_S (here 1 s): a PATCH takes it for that
+    long, and a PATCH on another machine that died mid-body (its lease taken, never pushed on
+    nor given back) leaves the upload free for a PATCH through another API host within it."""
+    run_settings = settings.replace(data_dir=tmp_path / "data", max_filesize_mb=8, upload_writer_lease_s=1.0)
+    app = create_app({"settings": run_settings, "database_url": database_url,
+                      "storage": LocalStorage(run_settings.data_dir / "storage")})
+    try:
+        client = app.test_client()
+        octets = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+        other = client.post("/public/uploads", headers={**TUS, "Upload-Length": "10"}).headers["Location"]
+        upload_id = other.rsplit("/", 1)[1]
+        assert store.take_writer(db, upload_id, offset=0, writer="elsewhere/1/x", key="k", lease_seconds=1.0)
+        assert_error(client.patch(other, data=b"c" * 10, headers=octets), 409, "offset_mismatch")
+        resumed = wait_for(lambda: client.patch(other, data=b"c" * 10, headers=octets).status_code == 204,
+                           timeout=15, interval=0.2, message="the dead PATCH's lease to lapse")
+        assert resumed and client.head(other, headers=TUS).headers["Upload-Offset"] == "10"
+        assert db.execute("SELECT writer FROM uploads WHERE id = %s", (upload_id,)).fetchone()["writer"] is None
+    finally:
+        app.extensions["clipqueue"].pool.close()

@@ -9,10 +9,9 @@ from psycopg.types.json import Jsonb
 from workers.queue.sql import load
 
 QUERIES = Path(__file__).with_name("queries.sql")
-# A PATCH holds the writer lease while bytes arrive and pushes it on every RENEW_S; one whose
-# bytes stop for longer than WRITER_LEASE_S (or whose process is known gone) loses it.
-WRITER_LEASE_S = 60.0
-RENEW_S = WRITER_LEASE_S / 4
+# A PATCH holds the writer lease (CLIPQUEUE_UPLOAD_WRITER_LEASE_S) while bytes arrive and pushes
+# it on every quarter of it; one whose bytes stop for longer (or whose process is known gone)
+# loses it.
 
 
 def _sql(name: str) -> str:
@@ -30,15 +29,16 @@ def get(conn, id: str) -> dict | None:
     return conn.execute(_sql("get_upload"), {"id": id}).fetchone()
 
 
-def take_writer(conn, id: str, *, offset: int, writer: str, key: str, gone: str | None = None) -> dict | None:
+def take_writer(conn, id: str, *, offset: int, writer: str, key: str, lease_seconds: float,
+                gone: str | None = None) -> dict | None:
     """The writer lease, or None (409); ``gone``: a writer whose process is known dead."""
     params = {"id": id, "offset": offset, "writer": writer, "key": key, "gone": gone,
-              "lease_seconds": WRITER_LEASE_S}
+              "lease_seconds": lease_seconds}
     return conn.execute(_sql("take_writer"), params).fetchone()
 
 
-def renew_writer(conn, id: str, *, writer: str) -> bool:
-    params = {"id": id, "writer": writer, "lease_seconds": WRITER_LEASE_S}
+def renew_writer(conn, id: str, *, writer: str, lease_seconds: float) -> bool:
+    params = {"id": id, "writer": writer, "lease_seconds": lease_seconds}
     return conn.execute(_sql("renew_writer"), params).fetchone() is not None
 
 
