@@ -131,10 +131,19 @@ def main(argv: list[str] | None = None) -> int:
 
             dispatcher = Dispatcher(url, settings, services, name=worker.name).start()
         try:
-            return worker.run()
+            code = worker.run()
         finally:
             if dispatcher is not None:
                 dispatcher.stop()
+        if worker.steps_still_running():
+            # A step ignored its abort (a native decoder): finalizing the interpreter under it
+            # would abort the process (134). Its lease was handed back; leave at once.
+            import logging
+            import os
+
+            logging.shutdown()
+            os._exit(code)
+        return code
     if args.command == "process":
         from workers.pipeline.process import process
 

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 LIMITS_TTL = 2.0  # seconds between re-reads of step_concurrency_limits
 MAX_SLOT_ERRORS = 5  # unexpected errors in a row before a slot gives up (and the worker exits 1)
+RELEASED_JOIN_S = 30.0  # after releasing at shutdown: how long the aborted steps get to return
 
 
 def make_worker_name() -> str:
@@ -102,6 +103,7 @@ class Worker:
         self._has_limits = True
         self._limits_checked_at = float("-inf")
         self._stop_requested_at: float | None = None
+        self._released = threading.Event()  # the leases in flight were handed back at shutdown
         self.supervisor = EmbeddedSupervisor(settings, database_url)  # brings the embedded Postgres back
         self.broken_slots: list[str] = []  # slots that gave up: the worker exits 1
 
@@ -128,6 +130,12 @@ class Worker:
                 break
             for thread in self._slots:
                 thread.join(timeout=0.1)
+        # Released steps were aborted (ffmpeg killed, sockets shut, Whisper stopped between
+        # segments): wait for them to return. A native thread still decoding while the
+        # interpreter finalizes aborts the process (exit 134 instead of 0).
+        deadline = time.monotonic() + RELEASED_JOIN_S
+        for thread in self._slots:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._stopping.set()  # ends the listener and maintenance threads too
         self.heartbeat.stop()
         maintenance.join(timeout=5)  # its connection closed: another process may lead at once
@@ -137,6 +145,11 @@ class Worker:
             return 1
         log.info("worker %s: stopped after %s steps", self.name, len(self.outcomes))
         return 0
+
+    def steps_still_running(self) -> bool:
+        """Whether a slot is still inside its step after ``run`` returned (a native call that
+        ignored the abort): then the process must end without finalizing the interpreter."""
+        return any(t.is_alive() for t in self._slots)
 
     def stop(self, *, immediately: bool = False) -> None:
         if immediately:
@@ -161,6 +174,7 @@ class Worker:
         # Stop the steps first -- ffmpeg is killed and sockets shut before this returns -- so
         # that no render finishes after its lease is handed back (it would be done twice: here
         # and by the worker that takes the job over); then hand the leases back.
+        self._released.set()
         leases = self.heartbeat.abort_all()
         if not leases:
             return
@@ -200,6 +214,9 @@ class Worker:
                 chain = () if self._stopping.is_set() else self.steps
                 running = job
                 ran = self.executor.run(job)  # no transaction, no connection in use
+                if self._released.is_set():  # its lease was handed back at shutdown: write nothing
+                    job = running = None
+                    break
                 outcome = self.completer.record(conn, ran, continue_steps=chain)
                 running = None
                 self.outcomes.append(outcome)
