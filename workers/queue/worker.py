@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 LIMITS_TTL = 2.0  # seconds between re-reads of step_concurrency_limits
 MAX_SLOT_ERRORS = 5  # unexpected errors in a row before a slot gives up (and the worker exits 1)
-RELEASED_JOIN_S = 30.0  # after releasing at shutdown: how long the aborted steps get to return
+RELEASED_JOIN_S = 5.0  # after releasing at shutdown: how long aborted steps get to return (then os._exit)
 
 
 def make_worker_name() -> str:
