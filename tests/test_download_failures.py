@@ -9,7 +9,7 @@ import pytest
 from workers.queue import jobs as queue
 from workers.queue.errors import PermanentError, TransientError
 from workers.queue.worker import Worker
-from workers.pipeline.services import build_services
+from workers.pipeline.services import build_hooks, build_services
 from workers.pipeline.steps import download
 from workers.pipeline.table import STEPS
 
@@ -52,7 +52,7 @@ def run_download(database_url, db, settings, tmp_path):
         token = queue.enqueue(db, source_url=url, normalized_url=url, max_retries=0, options={}).token
         services = {**build_services(s.replace(storage_backend="local"))}
         worker = Worker(database_url, {**TABLE, "download": download.run}, steps=STEPS, settings=s,
-                        services=services, burst=True)
+                        services=services, hooks=build_hooks(s, services["storage"]), burst=True)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         thread.join(60)

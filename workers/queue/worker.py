@@ -40,6 +40,7 @@ from workers.queue.db import Backoff, connect
 from workers.queue.embedded import EmbeddedSupervisor
 from workers.queue.executor import Executor, StepTable
 from workers.queue.heartbeat import Heartbeat
+from workers.queue.hooks import Hooks
 from workers.queue.listener import Listener
 from workers.queue.maintenance import Maintenance
 from workers.queue.retry import RetryPolicy
@@ -70,6 +71,7 @@ class Worker:
         shutdown_grace: float = 30.0,
         policy: RetryPolicy | None = None,
         services: Mapping[str, Any] | None = None,
+        hooks: Hooks | None = None,
         name: str | None = None,
     ):
         self.database_url = database_url
@@ -93,9 +95,11 @@ class Worker:
             policy=policy or RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_max_seconds),
             settings=settings,
             services=services,
+            hooks=hooks,
         )
         self.completer = self.executor.completer
-        self.outcomes: list[Outcome] = []
+        self.outcomes = 0  # steps whose outcome this process wrote (a count: a list grew for ever)
+        self.last_outcome: Outcome | None = None
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._wake_generation = 0
@@ -117,7 +121,7 @@ class Worker:
         Listener(self.database_url, steps=self.steps, wake=self._notify_all, cancel=self.heartbeat.cancel,
                  stopping=self._stopping).start()
         maintenance = Maintenance(self.database_url, self.settings, name=self.name, stopping=self._stopping,
-                                  tasks=self.executor.services.get("maintenance_tasks", ())).start()
+                                  tasks=self.executor.hooks.maintenance_tasks).start()
         self._slots = [threading.Thread(target=self._slot, args=(i,), name=f"slot-{i}", daemon=True)
                        for i in range(self.concurrency)]
         for thread in self._slots:
@@ -143,7 +147,7 @@ class Worker:
             log.error("worker %s: slots %s could not carry on; exiting with status 1", self.name,
                       ", ".join(self.broken_slots))
             return 1
-        log.info("worker %s: stopped after %s steps", self.name, len(self.outcomes))
+        log.info("worker %s: stopped after %s steps", self.name, self.outcomes)
         return 0
 
     def steps_still_running(self) -> bool:
@@ -219,7 +223,8 @@ class Worker:
                     break
                 outcome = self.completer.record(conn, ran, continue_steps=chain)
                 running = None
-                self.outcomes.append(outcome)
+                self.outcomes += 1
+                self.last_outcome = outcome
                 job = outcome.next_job
                 failures = unexpected = 0
                 reconnect.reset()
