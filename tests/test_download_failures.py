@@ -43,6 +43,21 @@ def test_a_download_the_disk_cannot_take_is_retried_later_before_a_byte_is_fetch
     assert media_server.bytes_sent("/v.mp4") == 0
 
 
+def test_a_partial_download_is_dropped_at_the_first_disk_full(step_ctx, media_server, media):
+    size = (media / "manifesto.mp4").stat().st_size
+    url = media_server.add("/part.mp4", media / "manifesto.mp4", drop_after=size // 2)
+    video, ctx = step_ctx("download", url, download_retries=0)
+    with pytest.raises(TransientError) as err:
+        download.run(video, ctx)
+    assert err.value.cause == "network"
+    work = ctx.settings.data_dir / "work" / str(video.id) / "download"
+    assert any(p.stat().st_size >= size // 2 for p in work.iterdir())  # kept to resume: the disk had room
+    video, ctx = step_ctx("download", url, download_retries=0, min_free_mb=10 ** 12)
+    with pytest.raises(TransientError) as err:
+        download.run(video, ctx)
+    assert err.value.cause == "disk_full" and list(work.iterdir()) == []
+
+
 @pytest.fixture
 def run_download(database_url, db, settings, tmp_path):
     """run(url, **settings) -> job row, after an in-process worker ran the real download step

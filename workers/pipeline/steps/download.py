@@ -9,7 +9,8 @@ resume, stall deadline, classified errors).
   SHA-256 go into the checkpoint. If that key exists (a crash after the upload), the
   download is not repeated.
 * Work files live under ``<data_dir>/work/<id>/download`` (a ``.part`` file resumes a
-  retried download); ``discard_work`` removes them once the job has ended for good.
+  retried download); ``discard_work`` removes them once the job has ended for good, and a
+  ``disk_full`` removes them at once (a kept partial file would keep the disk full).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from workers.pipeline.fetcher.ytdlp import check_duration, fetch
 from workers.pipeline.media import probe, sha256_file
 from workers.pipeline.storage import video_key
 from workers.pipeline.uploads import chunks
-from workers.queue.errors import PermanentError
+from workers.queue.errors import PermanentError, TransientError
 
 STEP = "download"
 
@@ -40,7 +41,13 @@ def run(video, ctx) -> dict:
             if not path.is_file():
                 raise PermanentError("not_found", f"no such file: {path}")
         else:
-            path, title = fetch(video.source_url, _work_dir(settings, video.id), settings, ctx)
+            work = _work_dir(settings, video.id)
+            try:
+                path, title = fetch(video.source_url, work, settings, ctx)
+            except TransientError as exc:
+                if exc.cause == "disk_full":  # the disk stays full while a partial download is kept
+                    _empty(work)
+                raise
         try:
             info = probe(path)  # not media / truncated -> permanent, before it reaches storage
             check_duration(info.duration, settings)
@@ -68,6 +75,14 @@ def _work_dir(settings, video_id: int) -> Path:
     path = Path(settings.data_dir) / "work" / str(video_id) / STEP
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _empty(work: Path) -> None:
+    """Drop the partial download: at the first ``disk_full``, not after the last retry."""
+    import shutil
+
+    for item in work.iterdir():
+        shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
 def discard_work(settings, video_id: int) -> None:
