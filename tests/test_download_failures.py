@@ -58,6 +58,17 @@ def test_a_partial_download_is_dropped_at_the_first_disk_full(step_ctx, media_se
     assert err.value.cause == "disk_full" and list(work.iterdir()) == []
 
 
+@pytest.mark.parametrize("status, cause", [(503, "http_503"), (520, "http_other"), (599, "http_other")])
+def test_an_unknown_http_status_is_bucketed_so_the_cause_label_stays_small(step_ctx, media_server, media, status,
+                                                                           cause):
+    url = media_server.add(f"/s{status}.mp4", media / "manifesto.mp4", status=[status] * 20)
+    video, ctx = step_ctx("download", url, download_retries=0)
+    with pytest.raises(TransientError) as err:
+        download.run(video, ctx)
+    assert err.value.cause == cause and err.value.details["http_status"] == status
+    assert str(status) in err.value.message  # the number is kept, in words and details
+
+
 @pytest.fixture
 def run_download(database_url, db, settings, tmp_path):
     """run(url, **settings) -> job row, after an in-process worker ran the real download step
