@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             import logging
             import os
 
+            from workers.queue import logsink
+
+            logsink.stop_all()
             logging.shutdown()
             os._exit(code)
         return code
