@@ -210,6 +210,36 @@ def test_a_token_sees_only_its_own_video(db, storage, client):
     assert client.get(f"/public/video/search?token={manifesto}&q=communism").get_json()["moments"]
 
 
+NOTLD_89 = "notld_1968/89s_ill_come_back_down_as_soon_as.wav"  # 89 s, beside the Manifesto's 85 s
+
+
+def indexed_text(db, token) -> str:
+    return " ".join(r["text"] for r in db.execute(
+        "SELECT s.text FROM transcript_segments s JOIN video_processing_queue q USING (video_id) "
+        "WHERE q.token = %s ORDER BY s.seq", (token,)))
+
+
+@pytest.mark.parametrize("q", ["back", "time"])  # words both videos say
+def test_two_videos_of_similar_length_each_token_gets_only_its_own_moments(db, storage, client, q):
+    manifesto, notld = transcribed(db, storage, "manifesto.mp4"), transcribed(db, storage, NOTLD_89)
+    for token, other in ((manifesto, notld), (notld, manifesto)):
+        own, theirs = indexed_text(db, token), indexed_text(db, other)
+        moments = client.get(f"/public/video/search?token={token}&q={q}").get_json()["moments"]
+        assert moments, (token, q)
+        for moment in moments:
+            assert q in moment["text"].lower(), moment  # the query's words are in it
+            assert moment["text"] in own and moment["text"] not in theirs, moment  # and it is this video's
+            assert moment["end"] <= FIXTURE["manifesto.mp4" if token == manifesto else NOTLD_89]["segments"][-1]["end"] + 1
+
+
+def test_a_transcribed_video_not_indexed_yet_is_not_ready(db, storage, client):
+    token = transcribed(db, storage, "manifesto.mp4")
+    db.execute("DELETE FROM transcript_segments")  # the checkpoint is written, the index write is not (yet)
+    assert_error(client.get(f"/public/video/search?token={token}&q=communism"), 404, "not_ready")
+    index.catch_up(db, storage)
+    assert client.get(f"/public/video/search?token={token}&q=communism").get_json()["moments"]
+
+
 def test_an_archived_job_still_searches_and_asks_by_its_token(db, storage, client):
     token = transcribed(db, storage, "manifesto.mp4")
     db.execute("UPDATE video_processing_queue SET status = 'done', pipeline_step = 'clip_generation', "
