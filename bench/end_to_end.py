@@ -29,7 +29,7 @@ from workers.queue.bootstrap import prepare_database  # noqa: E402
 from workers.queue.db import connect  # noqa: E402
 from workers.queue.embedded import stop_embedded  # noqa: E402
 from workers.queue.worker import Worker  # noqa: E402
-from workers.pipeline.services import build_services  # noqa: E402
+from workers.pipeline.services import build_hooks, build_services  # noqa: E402
 from workers.settings import Settings  # noqa: E402
 from workers.pipeline.table import STEPS, default_step_table  # noqa: E402
 
@@ -58,7 +58,9 @@ def main(argv=None) -> int:
                                            log_level="WARNING")
     try:
         url = prepare_database(settings)
-        worker = Worker(url, default_step_table(), steps=STEPS, settings=settings, services=build_services(settings),
+        services = build_services(settings)
+        worker = Worker(url, default_step_table(), steps=STEPS, settings=settings, services=services,
+                        hooks=build_hooks(settings, services["storage"]),
                         burst=True, poll_interval=0.2)
         with connect(url) as conn:
             started = time.perf_counter()

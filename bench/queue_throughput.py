@@ -71,15 +71,29 @@ def spawn(system, mode: str, count: int, mark_file: Path | None = None, mark_all
         env["BENCH_MARK_FILE"] = str(mark_file)
     if mark_all:
         env["BENCH_MARK_ALL"] = "1"
-    return [subprocess.Popen(system.worker(mode), cwd=getattr(system, "cwd", REPO), env=env, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE) for _ in range(count)]
+    # stderr goes to a file, never to a pipe read only at the end: a worker whose pipe fills
+    # blocks in a write with a lease in hand (3 steps of 3000 rescued and run twice).
+    procs = []
+    for _ in range(count):
+        err = tempfile.TemporaryFile()
+        proc = subprocess.Popen(system.worker(mode), cwd=getattr(system, "cwd", REPO), env=env,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        proc.err = err
+        procs.append(proc)
+    return procs
+
+
+def stderr_of(proc, limit: int = 2000) -> str:
+    proc.err.seek(0)
+    return proc.err.read().decode(errors="replace")[-limit:]
 
 
 def wait_all(procs, timeout=600) -> None:
     for proc in procs:
-        _, err = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
         if proc.returncode != 0:
-            raise RuntimeError(f"worker exited {proc.returncode}: {err.decode()[-2000:]}")
+            raise RuntimeError(f"worker exited {proc.returncode}: {stderr_of(proc)}")
+        proc.err.close()
 
 
 def measure_enqueue(cls, dbs: Databases, count: int) -> float:

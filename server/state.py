@@ -51,16 +51,18 @@ class AppState:
                 from workers.queue.executor import Executor
                 from workers.queue.heartbeat import Heartbeat
                 from workers.queue.retry import RetryPolicy
-                from workers.pipeline.services import build_services
+                from workers.pipeline.services import build_hooks, build_services
                 from workers.pipeline.table import default_step_table
 
                 s = self.settings
+                services = self.services or build_services(s)
                 self._executor = Executor(
                     self.step_table or default_step_table(),
                     heartbeat=Heartbeat(self.database_url, s.lease_seconds).start(),
                     policy=RetryPolicy(base=s.retry_base_seconds, cap=s.retry_max_seconds),
                     settings=s,
-                    services=self.services or build_services(s),
+                    services=services,
+                    hooks=build_hooks(s, services.get("storage") or self.storage),
                 )
             return self._executor
 

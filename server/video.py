@@ -125,8 +125,8 @@ def files(token: str, name: str):
         raise ApiError(404, "file_missing", "that file is no longer stored") from None
     byte_range(path.stat().st_size)
     suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
-    return send_file(path, mimetype=FILE_TYPES.get(suffix, "application/octet-stream"), conditional=True,
-                     max_age=3600, download_name=name)
+    return _private(send_file(path, mimetype=FILE_TYPES.get(suffix, "application/octet-stream"),
+                              conditional=True, max_age=3600, download_name=name))
 
 
 @blueprint.get("/<token>/transcript")
@@ -160,7 +160,15 @@ def source(token: str):
     path = storage.local_path(key)
     byte_range(path.stat().st_size)
     # Browsers sniff the container of a media element's source; the type is a hint.
-    return send_file(path, mimetype="video/mp4", conditional=True, max_age=3600, download_name="source")
+    return _private(send_file(path, mimetype="video/mp4", conditional=True, max_age=3600, download_name="source"))
+
+
+def _private(response):
+    """A file under a URL that carries the token: browsers may keep it, shared caches never
+    (``private``); and never sniffed into another type (``nosniff``)."""
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _video_id(token: str) -> int:

@@ -119,6 +119,16 @@ def test_a_video_waiting_for_a_retry_says_when(client, db):
     assert body["failure"]["cause"] == "test_transient" and body["next_attempt_at"]
 
 
+def test_a_cancelled_video_shows_no_stale_transient_failure(client, db):
+    token = queue.enqueue(db, source_url="https://example.com/gone.mp4", normalized_url="https://example.com/gone.mp4",
+                          options={"script": {"download": {"fail": "transient"}}}).token
+    assert client.post("/internal/perform-video-processing", headers=auth()).get_json()["result"] == "retry_scheduled"
+    assert queue.request_cancel(db, token) == "cancelled"
+    body = client.get(f"/public/video/status?token={token}").get_json()
+    assert body["status"] == "cancelled" and body["steps"][0]["state"] == "cancelled"
+    assert body["failure"] is None and "next_attempt_at" not in body  # not "... it will be retried"
+
+
 def test_internal_route_answers_204_when_nothing_is_due(client):
     response = client.post("/internal/perform-video-processing", headers=auth())
     assert response.status_code == 204 and response.get_data() == b""

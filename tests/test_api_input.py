@@ -61,6 +61,20 @@ def test_a_clip_file_missing_from_storage_is_a_404(client, finished):
     assert_error(client.get(url), 404, "file_missing")
 
 
+def test_clip_and_source_files_are_private_and_never_sniffed(client, finished, db):
+    token, storage, url = finished
+    video_id = queue.job_by_token(db, token)["video_id"]
+    storage.put_bytes(f"videos/{video_id}/clip_generation.json", b"{}")
+    storage.put_bytes(f"videos/{video_id}/download/source", b"0123456789")
+    for path in (url, f"/public/video/{token}/source"):
+        response = client.get(path)
+        assert response.status_code == 200, (path, response.get_data(as_text=True))
+        # the URL carries the token: no shared cache may keep it
+        assert response.headers["Cache-Control"].split(",")[0].strip() == "private", path
+        assert "public" not in response.headers["Cache-Control"]
+        assert response.headers["X-Content-Type-Options"] == "nosniff", path
+
+
 @pytest.mark.parametrize("header, status, body, content_range", [
     ("bytes=0-3", 206, b"0123", "bytes 0-3/10"),
     ("bytes=7-", 206, b"789", "bytes 7-9/10"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from workers.queue import jobs as queue
 from workers.queue.completer import Completer, Ran
 from workers.queue.errors import PermanentError, TransientError
+from workers.queue.hooks import Hooks
 from workers.queue.retry import RetryPolicy
 
 STEPS = ["download", "transcript", "content_type", "clip_lookup", "clip_generation"]
@@ -16,8 +17,8 @@ def claimed(db, url="http://example.com/c.mp4", **kw):
 
 def completer(database_url, finals=None):
     return Completer(database_url, lease_seconds=30, policy=RetryPolicy(base=10, cap=60),
-                     on_final=(lambda subject, status: finals.append((subject.id, status))) if finals is not None
-                     else None)
+                     hooks=Hooks(on_final=(lambda subject, status: finals.append((subject.id, status)))
+                                 if finals is not None else None))
 
 
 def kinds(db):
@@ -73,3 +74,49 @@ def test_contain_gives_a_job_a_retry_after_an_unexpected_error(database_url, db)
     assert completer(database_url).contain(job, ValueError("a value the database refused"))
     row = queue.job_by_token(db, token)
     assert row["status"] == "queued" and row["failure_cause"] == "internal_error"
+
+
+def observing(database_url, seen, fail_first=False):
+    """A completer whose one checkpoint observer proves its connection live (SELECT 1)."""
+    calls = []
+
+    def observer(conn, subject, step, output):
+        calls.append(step)
+        if fail_first and len(calls) == 1:
+            import psycopg
+
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        seen.append((subject.id, step, conn.execute("SELECT 1 AS one").fetchone()["one"]))
+    return Completer(database_url, lease_seconds=30, policy=RetryPolicy(), hooks=Hooks(on_checkpoint=(observer,)),
+                     sleep=lambda s: None), calls
+
+
+def test_after_an_outcome_write_retried_on_a_new_connection_the_observer_gets_a_live_one(database_url, db):
+    from workers.queue.db import connect
+
+    token, job = claimed(db)
+    seen = []
+    done, _ = observing(database_url, seen)
+    worker_conn = connect(database_url)
+    db.execute("SELECT pg_terminate_backend(%s)", (worker_conn.info.backend_pid,))  # Postgres dropped it
+    outcome = done.record(worker_conn, Ran(job, {"ok": 1}, "succeeded", None, 0.1))
+    assert outcome.result == "succeeded"  # written on a fresh connection
+    assert seen == [(job.video_id, "download", 1)]  # and observed on a live one, not the dead one
+
+
+def test_an_observer_whose_connection_failed_is_tried_again_at_once(database_url, db):
+    token, job = claimed(db)
+    seen = []
+    done, calls = observing(database_url, seen, fail_first=True)
+    done.record(db, Ran(job, {"ok": 1}, "succeeded", None, 0.1))
+    assert calls == ["download", "download"] and seen == [(job.video_id, "download", 1)]
+
+
+def test_hooks_passed_as_services_keys_are_refused_not_ignored(database_url, settings):
+    import pytest
+
+    from workers.queue.worker import Worker
+
+    for key in ("on_final", "on_checkpoint", "maintenance_tasks"):
+        with pytest.raises(ValueError, match="Hooks"):
+            Worker(database_url, {s: None for s in STEPS}, steps=STEPS, settings=settings, services={key: None})

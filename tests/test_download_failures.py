@@ -9,7 +9,7 @@ import pytest
 from workers.queue import jobs as queue
 from workers.queue.errors import PermanentError, TransientError
 from workers.queue.worker import Worker
-from workers.pipeline.services import build_services
+from workers.pipeline.services import build_hooks, build_services
 from workers.pipeline.steps import download
 from workers.pipeline.table import STEPS
 
@@ -43,6 +43,32 @@ def test_a_download_the_disk_cannot_take_is_retried_later_before_a_byte_is_fetch
     assert media_server.bytes_sent("/v.mp4") == 0
 
 
+def test_a_partial_download_is_dropped_at_the_first_disk_full(step_ctx, media_server, media):
+    size = (media / "manifesto.mp4").stat().st_size
+    url = media_server.add("/part.mp4", media / "manifesto.mp4", drop_after=size // 2)
+    video, ctx = step_ctx("download", url, download_retries=0)
+    with pytest.raises(TransientError) as err:
+        download.run(video, ctx)
+    assert err.value.cause == "network"
+    work = ctx.settings.data_dir / "work" / str(video.id) / "download"
+    assert any(p.stat().st_size >= size // 2 for p in work.iterdir())  # kept to resume: the disk had room
+    video, ctx = step_ctx("download", url, download_retries=0, min_free_mb=10 ** 12)
+    with pytest.raises(TransientError) as err:
+        download.run(video, ctx)
+    assert err.value.cause == "disk_full" and list(work.iterdir()) == []
+
+
+@pytest.mark.parametrize("status, cause", [(503, "http_503"), (520, "http_other"), (599, "http_other")])
+def test_an_unknown_http_status_is_bucketed_so_the_cause_label_stays_small(step_ctx, media_server, media, status,
+                                                                           cause):
+    url = media_server.add(f"/s{status}.mp4", media / "manifesto.mp4", status=[status] * 20)
+    video, ctx = step_ctx("download", url, download_retries=0)
+    with pytest.raises(TransientError) as err:
+        download.run(video, ctx)
+    assert err.value.cause == cause and err.value.details["http_status"] == status
+    assert str(status) in err.value.message  # the number is kept, in words and details
+
+
 @pytest.fixture
 def run_download(database_url, db, settings, tmp_path):
     """run(url, **settings) -> job row, after an in-process worker ran the real download step
@@ -52,7 +78,7 @@ def run_download(database_url, db, settings, tmp_path):
         token = queue.enqueue(db, source_url=url, normalized_url=url, max_retries=0, options={}).token
         services = {**build_services(s.replace(storage_backend="local"))}
         worker = Worker(database_url, {**TABLE, "download": download.run}, steps=STEPS, settings=s,
-                        services=services, burst=True)
+                        services=services, hooks=build_hooks(s, services["storage"]), burst=True)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         thread.join(60)

@@ -21,7 +21,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from server import create_app
-from workers.pipeline.services import build_services
+from workers.pipeline.services import build_hooks, build_services
 from workers.pipeline.storage import LocalStorage
 from workers.pipeline.table import STEPS, default_step_table
 from workers.queue.worker import Worker
@@ -49,7 +49,7 @@ class Site:
     def start_worker(self) -> None:
         database_url, run_settings, services = self.worker_args
         self.worker = Worker(database_url, default_step_table(), steps=STEPS, settings=run_settings, services=services,
-                             poll_interval=0.2)
+                             hooks=build_hooks(run_settings, services["storage"]), poll_interval=0.2)
         self.thread = threading.Thread(target=self.worker.run, daemon=True)
         self.thread.start()
 

@@ -137,3 +137,30 @@ def test_the_converted_checkpoint_holds_the_same_weights():
                                   "n_audio_layer": 4, "n_vocab": 51864, "n_text_ctx": 448, "n_text_state": 384,
                                   "n_text_head": 6, "n_text_layer": 4}
     assert "decoder.blocks.0.attn.key.bias" not in state  # Whisper's key projections have no bias
+
+
+def test_a_long_chunk_reaches_whisper_in_pieces_of_bounded_length_with_their_offsets():
+    # faster-whisper computes the features of all it is given at once: a 10-minute chunk of
+    # dense speech peaked near 1 GB (bench/transcript_memory). It gets pieces of PIECE_S.
+    import numpy as np
+
+    from workers.pipeline.whisper import engines
+
+    given, progress = [], []
+
+    class Recording:
+        def transcribe(self, audio, offset, report):
+            given.append((offset, len(audio)))
+            report(len(audio) / engines.SAMPLE_RATE)
+            return [{"start": offset, "end": offset + 1, "text": "x", "words": []}]
+
+    rate = engines.SAMPLE_RATE
+    audio = np.random.default_rng(1).standard_normal(600 * rate).astype("float32")
+    segments = engines.transcribe_chunk(Recording(), audio, 1000.0, progress.append)
+    assert len(given) >= 600 / (engines.PIECE_S * 1.25)
+    assert max(n for _, n in given) <= engines.PIECE_S * 1.25 * rate  # never the whole 600 s
+    assert sum(n for _, n in given) == len(audio)  # every sample once, in order
+    starts = [offset for offset, _ in given]
+    assert starts[0] == 1000.0 and starts == sorted(starts)
+    assert [s["start"] for s in segments] == starts
+    assert progress[-1] == len(audio) / rate  # seconds into the chunk, across pieces

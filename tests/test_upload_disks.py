@@ -82,7 +82,7 @@ def test_a_patch_needs_at_most_its_own_size_on_disk(tiny_disk, db):
 
 def test_assembling_on_a_full_disk_is_disk_full_and_the_final_failure_drops_the_chunks(database_url, db, settings,
                                                                                        tmp_path, media):
-    from workers.pipeline.services import build_services
+    from workers.pipeline.services import build_hooks, build_services
     from workers.pipeline.table import STEPS, default_step_table
     from workers.queue.worker import Worker
 
@@ -100,8 +100,9 @@ def test_assembling_on_a_full_disk_is_disk_full_and_the_final_failure_drops_the_
             app.extensions["clipqueue"].pool.close()
         token = done.headers["ClipQueue-Token"]
         assert len(_files(disk / "storage")) == 1
-        Worker(database_url, default_step_table(), steps=STEPS, settings=run_settings,
-               services=build_services(run_settings), burst=True).run()
+        services = build_services(run_settings)
+        Worker(database_url, default_step_table(), steps=STEPS, settings=run_settings, services=services,
+               hooks=build_hooks(run_settings, services["storage"]), burst=True).run()
         job = queue.job_by_token(db, token)
         assert (job["status"], job["failure_cause"]) == ("failed", "disk_full"), job["failure_details"]
         assert not [p for p in (disk / "work").rglob("*") if p.is_file()]  # no partial file left

@@ -117,13 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        from workers.pipeline.services import build_services
+        from workers.pipeline.services import build_hooks, build_services
 
         services = build_services(settings)
         worker = Worker(url, load_step_table(args.step_table), steps=steps, settings=settings,
                         concurrency=args.concurrency, burst=args.burst,
                         lease_seconds=args.lease_seconds, poll_interval=args.poll_interval,
-                        shutdown_grace=args.shutdown_grace, services=services)
+                        shutdown_grace=args.shutdown_grace, services=services,
+                        hooks=build_hooks(settings, services["storage"]))
         worker.install_signal_handlers()
         dispatcher = None
         if settings.webhook_secret and not args.no_webhooks:  # delivers webhooks beside the steps
@@ -131,10 +132,22 @@ def main(argv: list[str] | None = None) -> int:
 
             dispatcher = Dispatcher(url, settings, services, name=worker.name).start()
         try:
-            return worker.run()
+            code = worker.run()
         finally:
             if dispatcher is not None:
                 dispatcher.stop()
+        if worker.steps_still_running():
+            # A step ignored its abort (a native decoder): finalizing the interpreter under it
+            # would abort the process (134). Its lease was handed back; leave at once.
+            import logging
+            import os
+
+            from workers.queue import logsink
+
+            logsink.stop_all()
+            logging.shutdown()
+            os._exit(code)
+        return code
     if args.command == "process":
         from workers.pipeline.process import process
 
@@ -177,16 +190,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"requeued at {step}" if step else "error: no failed or cancelled job with that token")
             return 0 if step else 1
         elif args.command == "prune":
-            from workers.queue.maintenance import prune
-
-            done = prune(conn, retention_days=_or(args.retention_days, settings.retention_days),
-                         event_retention_days=_or(args.event_retention_days, settings.event_retention_days),
-                         max_batches=10**6)
+            from workers.pipeline.services import maintenance_tasks
             from workers.pipeline.storage import build_storage
-            from workers.pipeline.uploads.chunks import prune_expired
+            from workers.queue.maintenance import upkeep
 
-            uploads = prune_expired(conn, build_storage(settings))
-            _print({"archived": done.archived, "events_deleted": done.events_deleted, "expired_uploads": uploads})
+            # the maintenance leader's own list (upkeep), with no batch limit
+            _print(upkeep(conn, maintenance_tasks(build_storage(settings)),
+                          retention_days=_or(args.retention_days, settings.retention_days),
+                          event_retention_days=_or(args.event_retention_days, settings.event_retention_days),
+                          max_batches=10**6))
         elif args.command == "reindex":
             from workers.pipeline.search.index import reindex
             from workers.pipeline.storage import build_storage

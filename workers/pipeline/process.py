@@ -33,7 +33,7 @@ def log_path(settings) -> Path:
 def process(target: str, settings, database_url: str, out=sys.stdout, *, aspect: str = "original",
             captions: str = "files") -> int:
     from workers.queue.worker import Worker
-    from workers.pipeline.services import build_services
+    from workers.pipeline.services import build_hooks, build_services
     from workers.pipeline.table import default_step_table
     from workers.pipeline.fetcher.guard import UrlRejected, check_url
 
@@ -62,7 +62,7 @@ def process(target: str, settings, database_url: str, out=sys.stdout, *, aspect:
 
         services = build_services(settings)
         worker = Worker(database_url, default_step_table(), steps=STEPS, settings=settings, services=services,
-                        poll_interval=0.5)
+                        hooks=build_hooks(settings, services["storage"]), poll_interval=0.5)
         thread = threading.Thread(target=worker.run, name="worker", daemon=True)
         previous = signal.signal(signal.SIGINT, lambda *_: worker.stop(immediately=True))
         started = time.monotonic()

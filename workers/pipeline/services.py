@@ -37,32 +37,36 @@ def build_ask_llm(settings: Settings):
                      price_input_per_m=settings.llm_price_input, price_output_per_m=settings.llm_price_output)
 
 
-def on_checkpoint(storage):
-    """What the product does with each written checkpoint: its metrics, and a transcript's
-    sentences into the search index."""
+def build_hooks(settings: Settings, storage) -> "Hooks":
+    """What the engine runs besides the steps (``workers.queue.hooks``): ``on_final`` (drop a
+    finished job's work files), the checkpoint observers (metrics; a transcript's sentences
+    into the search index) and the maintenance tasks (``maintenance_tasks``)."""
     from workers.pipeline import metrics
     from workers.pipeline.search.index import on_checkpoint as index_hook
+    from workers.pipeline.steps.download import discard_work
+    from workers.queue.hooks import Hooks
 
-    index = index_hook(storage)
-
-    def hook(conn, video, step: str, output: dict) -> None:
+    def observe_metrics(conn, video, step: str, output: dict) -> None:
         metrics.observe(video, step, output)
-        index(conn, video, step, output)
-    return hook
+
+    return Hooks(on_final=lambda video, status: discard_work(settings, video.id, storage, video),
+                 on_checkpoint=(observe_metrics, index_hook(storage)),
+                 maintenance_tasks=maintenance_tasks(storage))
+
+
+def maintenance_tasks(storage) -> dict:
+    """The product's upkeep, run by the maintenance leader with every prune and by ``python -m
+    workers prune``: expired uploads dropped, old question counts pruned, transcripts missing
+    from the search index caught up."""
+    from workers.pipeline.search import index, store as search_store
+    from workers.pipeline.uploads.chunks import prune_expired
+
+    return {"expired_uploads": lambda conn: prune_expired(conn, storage),
+            "ask_usage_pruned": search_store.prune_ask_usage,
+            "transcripts_indexed": lambda conn: index.catch_up(conn, storage)}
 
 
 def build_services(settings: Settings) -> dict:
-    """Storage and the LLM for the steps; for the engine, ``on_final`` (drop a finished job's
-    work files), ``on_checkpoint`` (metrics and the search index, from each checkpoint) and
-    ``maintenance_tasks`` (run by the maintenance leader: expired uploads dropped, old
-    question counts pruned, transcripts missing from the search index caught up)."""
-    from workers.pipeline.search import index, store as search_store
-    from workers.pipeline.steps.download import discard_work
-    from workers.pipeline.uploads.chunks import prune_expired
-
-    storage = build_storage(settings)
-    return {"storage": storage, "llm": build_llm(settings),
-            "on_final": lambda video, status: discard_work(settings, video.id, storage, video),
-            "on_checkpoint": on_checkpoint(storage),
-            "maintenance_tasks": [lambda conn: prune_expired(conn, storage), search_store.prune_ask_usage,
-                                  lambda conn: index.catch_up(conn, storage)]}
+    """Storage and the LLM, for the steps (``ctx.services``). The engine's hooks are not
+    services: ``build_hooks``."""
+    return {"storage": build_storage(settings), "llm": build_llm(settings)}

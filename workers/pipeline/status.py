@@ -52,7 +52,9 @@ def describe(job: dict, storage, file_url: Callable[[str, str], str], *, setting
             "completion_tokens": sum(int(u.get("completion_tokens") or 0) for u in usage),
             "cost_usd": round(sum(float(u.get("cost_usd") or 0) for u in usage), 6),
         }
-    if job["failure_cause"]:
+    # A cancelled video shows no failure: its last one was transient ("it will be retried"),
+    # and nothing will retry it now.
+    if job["failure_cause"] and status in ("queued", "running", "failed"):
         view["failure"] = {"cause": job["failure_cause"],
                            "message": job["failure_message"] or job["failure_cause"]}
         if status == "queued":

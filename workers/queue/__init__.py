@@ -19,7 +19,9 @@ Layout, after procrastinate and River:
 * runtime, one module per role: ``worker`` (the process and its slots), ``listener``
   (LISTEN/NOTIFY), ``heartbeat`` (leases, progress, aborts), ``executor`` (runs a step),
   ``completer`` (writes its outcome, fenced by the lease), ``maintenance`` (reap, archive,
-  prune; one process of the fleet at a time).
+  prune; one process of the fleet at a time), ``hooks`` (what the product gives besides its
+  steps: on_final, checkpoint observers, maintenance tasks), ``logsink`` (logging that never
+  blocks).
 
 Steps may import ``errors`` and ``context`` and nothing else from here.
 """

@@ -37,9 +37,10 @@ def prepare_database(settings: Settings, *, sleep=time.sleep, clock=time.monoton
 
 
 def configure_logging(settings: Settings, *, log_file: Path | None = None, console: bool = True) -> None:
-    """Log at ``CLIPQUEUE_LOG_LEVEL`` to stderr (``console``) and/or to ``log_file``. Python
-    warnings that libraries emit go the same way, so a command that logs only to its file
-    prints nothing but its own output."""
+    """Log at ``CLIPQUEUE_LOG_LEVEL`` to stderr (``console``) and/or to ``log_file``, through a
+    bounded queue and one writer thread (``logsink``): a slow or stuck sink drops and counts
+    records, it never blocks a thread that holds a lease. Python warnings that libraries emit
+    go the same way, so a command that logs only to its file prints nothing but its own output."""
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s")
     handlers: list[logging.Handler] = [logging.StreamHandler()] if console else []
     if log_file is not None:
@@ -49,7 +50,12 @@ def configure_logging(settings: Settings, *, log_file: Path | None = None, conso
     root.setLevel(getattr(logging, settings.log_level, logging.INFO))
     for handler in handlers:
         handler.setFormatter(formatter)
-        root.addHandler(handler)
-    if not handlers:
+    if handlers:
+        import atexit
+
+        from workers.queue import logsink
+
+        atexit.register(logsink.install(root, handlers).stop)  # what is queued is written at exit
+    else:
         root.addHandler(logging.NullHandler())
     logging.captureWarnings(True)

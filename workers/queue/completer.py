@@ -21,10 +21,12 @@ from workers.queue import jobs, metrics
 from workers.queue.context import Subject
 from workers.queue.db import Backoff, connect, retrying
 from workers.queue.errors import Cancelled, LeaseLost, StepError
+from workers.queue.hooks import Hooks
 from workers.queue.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+OBSERVER_TRIES = 3  # an observer whose connection failed: tried again on fresh ones, at once
 
 
 @dataclass(frozen=True)
@@ -62,16 +64,13 @@ _ALREADY_WRITTEN = object()
 
 class Completer:
     def __init__(self, database_url: str, *, lease_seconds: float, policy: RetryPolicy,
-                 on_final: Callable[[Subject, str], None] | None = None,
-                 on_checkpoint: Callable[[psycopg.Connection, Subject, str, dict], None] | None = None,
-                 clock=time.monotonic, sleep=time.sleep):
+                 hooks: Hooks | None = None, clock=time.monotonic, sleep=time.sleep):
         self.database_url = database_url
         self.lease_seconds = lease_seconds
         self.policy = policy
-        self.on_final = on_final  # the product's cleanup once a job ended for good
-        # The product's view of each checkpoint once written (its metrics, its search index),
-        # given the worker's connection: it runs after the commit, in its own transactions.
-        self.on_checkpoint = on_checkpoint
+        # on_final: the product's cleanup once a job ended for good; on_checkpoint: its view of
+        # each checkpoint once written (metrics, the search index), after the commit.
+        self.hooks = hooks or Hooks()
         self.clock, self.sleep = clock, sleep
 
     def record(self, conn: psycopg.Connection, ran: Ran, *, continue_steps: Sequence[str] = ()) -> Outcome:
@@ -79,12 +78,34 @@ class Completer:
         and count it (``workers.queue.metrics``)."""
         outcome = self._record(conn, ran, continue_steps)
         metrics.finished(outcome)
-        if outcome.result == "succeeded" and outcome.status is not None and self.on_checkpoint is not None:
-            try:
-                self.on_checkpoint(conn, Subject.of(ran.job), ran.job.step, ran.output)
-            except Exception:  # noqa: BLE001 - an observer must not turn a written outcome into an error
-                log.exception("job %s: checkpoint observer failed", ran.job.lease.job_id)
+        if outcome.result == "succeeded" and outcome.status is not None:
+            for observer in self.hooks.on_checkpoint:
+                self._observe(conn, observer, ran)
         return outcome
+
+    def _observe(self, conn: psycopg.Connection, observer, ran: Ran) -> None:
+        """One checkpoint observer, on a live connection: the worker's, unless the outcome
+        write left it dead (then a fresh one). A failed connection is replaced and the
+        observer tried again at once (``OBSERVER_TRIES``), not left to maintenance."""
+        subject, job_id = Subject.of(ran.job), ran.job.lease.job_id
+        name = getattr(observer, "__name__", repr(observer))
+        for attempt in range(1, OBSERVER_TRIES + 1):
+            live = conn is not None and not conn.closed and not conn.broken
+            try:
+                if live:
+                    observer(conn, subject, ran.job.step, ran.output)
+                else:
+                    with connect(self.database_url, application_name="clipqueue-observer") as fresh:
+                        observer(fresh, subject, ran.job.step, ran.output)
+                return
+            except psycopg.OperationalError as exc:
+                log.warning("job %s: checkpoint observer %s lost its connection (%s), try %s of %s",
+                            job_id, name, str(exc).strip(), attempt, OBSERVER_TRIES)
+                conn = None  # a fresh connection next time
+                self.sleep(0.2 * attempt)
+            except Exception:  # noqa: BLE001 - an observer must not turn a written outcome into an error
+                log.exception("job %s: checkpoint observer %s failed", job_id, name)
+                return
 
     def _record(self, conn: psycopg.Connection, ran: Ran, continue_steps: Sequence[str]) -> Outcome:
         job, output, result, duration = ran.job, ran.output, ran.result, ran.duration
@@ -205,10 +226,10 @@ class Completer:
     def _final(self, job: jobs.Job, status: str) -> None:
         """The job ended for good (failed, cancelled): let the product drop its work files
         (``on_final``, e.g. a partial download) so they do not fill the disk."""
-        if self.on_final is None:
+        if self.hooks.on_final is None:
             return
         try:
-            self.on_final(Subject.of(job), status)
+            self.hooks.on_final(Subject.of(job), status)
         except Exception:  # noqa: BLE001 - cleanup must not turn a recorded outcome into an error
             log.exception("job %s: cleanup after %s failed", job.lease.job_id, status)
 

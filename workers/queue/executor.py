@@ -18,6 +18,7 @@ from workers.queue import jobs, metrics
 from workers.queue.completer import Completer, Outcome, Ran
 from workers.queue.context import StepContext, Subject
 from workers.queue.heartbeat import Heartbeat
+from workers.queue.hooks import Hooks, check_services
 from workers.queue.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class Executor:
         policy: RetryPolicy,
         settings: Any,
         services: Mapping[str, Any] | None = None,
+        hooks: Hooks | None = None,
         clock=time.monotonic,
         step_clock=time.time,
         sleep=time.sleep,
@@ -42,12 +44,13 @@ class Executor:
         self.step_table = step_table
         self.heartbeat = heartbeat
         self.settings = settings
+        check_services(services)
         self.services = services or {}
+        self.hooks = hooks or Hooks()
         self.clock = clock            # durations
         self.step_clock = step_clock  # what steps see as ctx.clock
         self.completer = Completer(heartbeat.database_url, lease_seconds=heartbeat.lease_seconds, policy=policy,
-                                   on_final=self.services.get("on_final"),
-                                   on_checkpoint=self.services.get("on_checkpoint"), clock=clock, sleep=sleep)
+                                   hooks=self.hooks, clock=clock, sleep=sleep)
 
     def execute(self, conn: psycopg.Connection, job: jobs.Job, *, continue_steps: Sequence[str] = ()) -> Outcome:
         """Run ``job``'s step, then have the completer record its outcome. When the next step

@@ -12,7 +12,8 @@
 Every worker process runs a ``Maintenance`` thread; the one whose session holds the
 advisory lock ``LOCK_KEY`` is the leader and does the work, the others ask again every
 ``ELECTION_INTERVAL`` seconds. A leader that stops or dies closes its connection, which
-frees the lock. ``prune`` is also the ``python -m workers prune`` command.
+frees the lock. ``upkeep`` (prune, then the product's tasks) is what the leader runs on its
+schedule and what ``python -m workers prune`` runs: one task list for both.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Mapping
 
 import psycopg
 
@@ -64,6 +65,24 @@ def _drain(step, batch: int, max_batches: int) -> int:
     return total
 
 
+def upkeep(conn: psycopg.Connection, tasks: Mapping[str, Callable[[psycopg.Connection], int]], *,
+           retention_days: float, event_retention_days: float, max_batches: int = 50) -> dict[str, int | None]:
+    """The prune, then every product task (``Hooks.maintenance_tasks``); counts by name
+    (None for a task that failed: logged, the others still run)."""
+    done = prune(conn, retention_days=retention_days, event_retention_days=event_retention_days,
+                 max_batches=max_batches)
+    counts: dict[str, int | None] = {"archived": done.archived, "events_deleted": done.events_deleted}
+    for name, task in tasks.items():
+        try:
+            counts[name] = task(conn)
+        except psycopg.OperationalError:
+            raise
+        except Exception:  # noqa: BLE001 - one task's bug must not stop the reaper
+            log.exception("maintenance task %s failed", name)
+            counts[name] = None
+    return counts
+
+
 def try_lead(conn: psycopg.Connection) -> bool:
     """Take the maintenance lock for this session if no other session holds it."""
     return conn.execute(sql("try_maintenance_lock"), {"key": LOCK_KEY}).fetchone()["acquired"]
@@ -74,13 +93,13 @@ class Maintenance:
 
     def __init__(self, database_url: str, settings, *, name: str, stopping: threading.Event,
                  reap_interval: float = REAP_INTERVAL, election_interval: float = ELECTION_INTERVAL,
-                 tasks: Sequence[Callable[[psycopg.Connection], int]] = (), clock=time.monotonic):
+                 tasks: Mapping[str, Callable[[psycopg.Connection], int]] | None = None, clock=time.monotonic):
         self.database_url = database_url
         self.settings = settings
         self.name = name
         self.stopping = stopping
         self.reap_interval, self.election_interval = reap_interval, election_interval
-        self.tasks = tuple(tasks)  # the product's own upkeep, run with the prune (e.g. expired uploads)
+        self.tasks = dict(tasks or {})  # the product's own upkeep, run with the prune (e.g. expired uploads)
         self.clock = clock
         self.leading = threading.Event()  # set while this process is the leader
         self.reaped = 0
@@ -120,17 +139,9 @@ class Maintenance:
             self.reaped += jobs.reap_expired_leases(conn, worker_id=f"{self.name}/maintenance")
             interval = self.settings.prune_interval_s
             if interval > 0 and self.clock() >= last_prune + interval:
-                done = prune(conn, retention_days=self.settings.retention_days,
-                             event_retention_days=self.settings.event_retention_days)
-                if done.archived or done.events_deleted:
-                    log.info("hygiene: archived %s finished jobs, deleted %s old events",
-                             done.archived, done.events_deleted)
-                for task in self.tasks:
-                    try:
-                        task(conn)
-                    except psycopg.OperationalError:
-                        raise
-                    except Exception:  # noqa: BLE001 - one task's bug must not stop the reaper
-                        log.exception("maintenance task %s failed", getattr(task, "__name__", task))
+                done = upkeep(conn, self.tasks, retention_days=self.settings.retention_days,
+                              event_retention_days=self.settings.event_retention_days)
+                if any(done.values()):
+                    log.info("hygiene: %s", ", ".join(f"{k} {v}" for k, v in done.items() if v))
                 last_prune = self.clock()
             self.stopping.wait(min(self.reap_interval, interval) if interval > 0 else self.reap_interval)

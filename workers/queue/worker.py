@@ -40,6 +40,7 @@ from workers.queue.db import Backoff, connect
 from workers.queue.embedded import EmbeddedSupervisor
 from workers.queue.executor import Executor, StepTable
 from workers.queue.heartbeat import Heartbeat
+from workers.queue.hooks import Hooks
 from workers.queue.listener import Listener
 from workers.queue.maintenance import Maintenance
 from workers.queue.retry import RetryPolicy
@@ -48,6 +49,7 @@ log = logging.getLogger(__name__)
 
 LIMITS_TTL = 2.0  # seconds between re-reads of step_concurrency_limits
 MAX_SLOT_ERRORS = 5  # unexpected errors in a row before a slot gives up (and the worker exits 1)
+RELEASED_JOIN_S = 5.0  # after releasing at shutdown: how long aborted steps get to return (then os._exit)
 
 
 def make_worker_name() -> str:
@@ -69,6 +71,7 @@ class Worker:
         shutdown_grace: float = 30.0,
         policy: RetryPolicy | None = None,
         services: Mapping[str, Any] | None = None,
+        hooks: Hooks | None = None,
         name: str | None = None,
     ):
         self.database_url = database_url
@@ -92,9 +95,11 @@ class Worker:
             policy=policy or RetryPolicy(base=settings.retry_base_seconds, cap=settings.retry_max_seconds),
             settings=settings,
             services=services,
+            hooks=hooks,
         )
         self.completer = self.executor.completer
-        self.outcomes: list[Outcome] = []
+        self.outcomes = 0  # steps whose outcome this process wrote (a count: a list grew for ever)
+        self.last_outcome: Outcome | None = None
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._wake_generation = 0
@@ -102,6 +107,7 @@ class Worker:
         self._has_limits = True
         self._limits_checked_at = float("-inf")
         self._stop_requested_at: float | None = None
+        self._released = threading.Event()  # the leases in flight were handed back at shutdown
         self.supervisor = EmbeddedSupervisor(settings, database_url)  # brings the embedded Postgres back
         self.broken_slots: list[str] = []  # slots that gave up: the worker exits 1
 
@@ -115,7 +121,7 @@ class Worker:
         Listener(self.database_url, steps=self.steps, wake=self._notify_all, cancel=self.heartbeat.cancel,
                  stopping=self._stopping).start()
         maintenance = Maintenance(self.database_url, self.settings, name=self.name, stopping=self._stopping,
-                                  tasks=self.executor.services.get("maintenance_tasks", ())).start()
+                                  tasks=self.executor.hooks.maintenance_tasks).start()
         self._slots = [threading.Thread(target=self._slot, args=(i,), name=f"slot-{i}", daemon=True)
                        for i in range(self.concurrency)]
         for thread in self._slots:
@@ -128,6 +134,12 @@ class Worker:
                 break
             for thread in self._slots:
                 thread.join(timeout=0.1)
+        # Released steps were aborted (ffmpeg killed, sockets shut, Whisper stopped between
+        # segments): wait for them to return. A native thread still decoding while the
+        # interpreter finalizes aborts the process (exit 134 instead of 0).
+        deadline = time.monotonic() + RELEASED_JOIN_S
+        for thread in self._slots:
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self._stopping.set()  # ends the listener and maintenance threads too
         self.heartbeat.stop()
         maintenance.join(timeout=5)  # its connection closed: another process may lead at once
@@ -135,8 +147,13 @@ class Worker:
             log.error("worker %s: slots %s could not carry on; exiting with status 1", self.name,
                       ", ".join(self.broken_slots))
             return 1
-        log.info("worker %s: stopped after %s steps", self.name, len(self.outcomes))
+        log.info("worker %s: stopped after %s steps", self.name, self.outcomes)
         return 0
+
+    def steps_still_running(self) -> bool:
+        """Whether a slot is still inside its step after ``run`` returned (a native call that
+        ignored the abort): then the process must end without finalizing the interpreter."""
+        return any(t.is_alive() for t in self._slots)
 
     def stop(self, *, immediately: bool = False) -> None:
         if immediately:
@@ -161,6 +178,7 @@ class Worker:
         # Stop the steps first -- ffmpeg is killed and sockets shut before this returns -- so
         # that no render finishes after its lease is handed back (it would be done twice: here
         # and by the worker that takes the job over); then hand the leases back.
+        self._released.set()
         leases = self.heartbeat.abort_all()
         if not leases:
             return
@@ -200,9 +218,13 @@ class Worker:
                 chain = () if self._stopping.is_set() else self.steps
                 running = job
                 ran = self.executor.run(job)  # no transaction, no connection in use
+                if self._released.is_set():  # its lease was handed back at shutdown: write nothing
+                    job = running = None
+                    break
                 outcome = self.completer.record(conn, ran, continue_steps=chain)
                 running = None
-                self.outcomes.append(outcome)
+                self.outcomes += 1
+                self.last_outcome = outcome
                 job = outcome.next_job
                 failures = unexpected = 0
                 reconnect.reset()

@@ -13,6 +13,11 @@ from workers.queue.retry import parse_retry_after
 from workers.pipeline.fetcher.connections import MAX_REDIRECTS, GuardedConnections, exception_chain, guard_error
 from workers.pipeline.fetcher.programs import ExternalProgramRefused
 
+# Statuses with a cause of their own (``http_<status>``); any other 5xx a host sends is
+# ``http_other`` (the number stays in the message and details): the cause is a metric label
+# (``clipqueue_retries``) and an overview column, so its values must be few.
+KNOWN_STATUSES = frozenset({429, 500, 502, 503, 504})
+
 
 def classify(exc, connections: GuardedConnections | None = None) -> Exception:
     """Turn a yt-dlp DownloadError (or a network error) into a PermanentError or a
@@ -46,8 +51,9 @@ def classify(exc, connections: GuardedConnections | None = None) -> Exception:
         status = cause.status
         if status == 429 or status >= 500:
             retry_after = _retry_after(cause)
-            return TransientError("http_" + str(status), f"the video host answered HTTP {status}; retrying later",
-                                  retry_after=retry_after, details=details)
+            cause = f"http_{status}" if status in KNOWN_STATUSES else "http_other"
+            return TransientError(cause, f"the video host answered HTTP {status}; retrying later",
+                                  retry_after=retry_after, details={**details, "http_status": status})
         if status in (404, 410):
             return PermanentError("not_found", f"the video was not found (HTTP {status})", details=details)
         if status in (401, 403):

@@ -64,12 +64,21 @@ def _load(storage, output: dict) -> dict:
 
 
 def on_checkpoint(storage):
-    """The hook for the engine's ``on_checkpoint``: index a transcript once it is checkpointed."""
-    def hook(conn, video, step: str, output: dict) -> None:
-        if step == "transcript":
-            written = index_transcript(conn, video.id, _load(storage, output))
-            log.info("video %s: %d sentences indexed for search", video.id, written)
-    return hook
+    """The engine's checkpoint observer (``Hooks.on_checkpoint``): index a transcript once it is
+    checkpointed. A checkpoint that carries no stored transcript (a custom step table's) is
+    said in one line, not a traceback. A dead connection raises (the engine tries again on a
+    fresh one); any other failure is left to ``catch_up``."""
+    def index_search(conn, video, step: str, output: dict) -> None:
+        if step != "transcript":
+            return
+        key = output.get("key") if isinstance(output, dict) else None
+        if not isinstance(key, str) or not key:
+            log.warning("video %s: its transcript checkpoint names no stored transcript ('key'); not indexed",
+                        video.id)
+            return
+        written = index_transcript(conn, video.id, _load(storage, output))
+        log.info("video %s: %d sentences indexed for search", video.id, written)
+    return index_search
 
 
 def catch_up(conn, storage, limit: int = 50) -> int:

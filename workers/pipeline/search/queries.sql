@@ -28,6 +28,7 @@ VALUES (%(video_id)s, %(seq)s, %(start_s)s, %(end_s)s, %(text)s, %(words)s, %(co
 SELECT c.video_id, c.output
   FROM step_checkpoints c
  WHERE c.step = 'transcript'
+   AND jsonb_typeof(c.output -> 'key') = 'string'  -- a stored transcript to read
    AND NOT EXISTS (SELECT 1 FROM transcript_segments s WHERE s.video_id = c.video_id)
  ORDER BY c.video_id
  LIMIT %(limit)s;
@@ -36,6 +37,7 @@ SELECT c.video_id, c.output
 SELECT c.video_id, c.output
   FROM step_checkpoints c
  WHERE c.step = 'transcript' AND c.video_id > %(after)s
+   AND jsonb_typeof(c.output -> 'key') = 'string'
  ORDER BY c.video_id
  LIMIT %(limit)s;
 

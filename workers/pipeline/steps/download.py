@@ -10,8 +10,9 @@ resume, stall deadline, classified errors).
   download is not repeated.
 * Work files live under ``<data_dir>/work/<id>/download`` (a ``.part`` file resumes a
   retried download); ``discard_work`` removes them once the job has ended for good, and an
-  upload's chunks with them. A full disk while an upload is assembled or stored is
-  ``disk_full`` (transient), with no partial file left.
+  upload's chunks with them; a ``disk_full`` removes them at once (a kept partial file would
+  keep the disk full). A full disk while an upload is assembled or stored is ``disk_full``
+  (transient), with no partial file left.
 """
 from __future__ import annotations
 
@@ -41,7 +42,13 @@ def run(video, ctx) -> dict:
             if not path.is_file():
                 raise PermanentError("not_found", f"no such file: {path}")
         else:
-            path, title = fetch(video.source_url, _work_dir(settings, video.id), settings, ctx)
+            work = _work_dir(settings, video.id)
+            try:
+                path, title = fetch(video.source_url, work, settings, ctx)
+            except TransientError as exc:
+                if exc.cause == "disk_full":  # the disk stays full while a partial download is kept
+                    _empty(work)
+                raise
         try:
             info = probe(path)  # not media / truncated -> permanent, before it reaches storage
             check_duration(info.duration, settings)
@@ -77,6 +84,14 @@ def _work_dir(settings, video_id: int) -> Path:
     path = Path(settings.data_dir) / "work" / str(video_id) / STEP
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _empty(work: Path) -> None:
+    """Drop the partial download: at the first ``disk_full``, not after the last retry."""
+    import shutil
+
+    for item in work.iterdir():
+        shutil.rmtree(item, ignore_errors=True) if item.is_dir() else item.unlink(missing_ok=True)
 
 
 def discard_work(settings, video_id: int, storage=None, video=None) -> None:

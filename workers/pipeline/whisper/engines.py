@@ -4,6 +4,10 @@ settings on both: beam 5, word timestamps, no conditioning on the previous text.
 from __future__ import annotations
 
 SAMPLE_RATE = 16_000  # Hz, mono float32: what both engines take
+# At most this much audio goes to an engine at once: faster-whisper computes the log-mel
+# features of all it is given in one piece (about 0.5 MB per second of speech), so a
+# 10-minute chunk of dense speech peaked near 1 GB. Pieces are cut at quiet moments, as chunks are.
+PIECE_S = 120.0
 
 
 def _words(raw_words, offset: float) -> list[dict]:
@@ -62,6 +66,14 @@ class OpenAIWhisper:
         return out
 
 
-def transcribe_chunk(engine, audio, offset: float, progress) -> list[dict]:
-    """Segments with word timestamps, shifted by ``offset`` seconds."""
-    return engine.transcribe(audio, offset, progress)
+def transcribe_chunk(engine, audio, offset: float, progress, piece_s: float | None = None) -> list[dict]:
+    """Segments with word timestamps, shifted by ``offset`` seconds; the audio goes to the
+    engine in pieces of about ``piece_s`` seconds (views, not copies), so memory does not
+    grow with the chunk's length. ``progress(seconds into the chunk)``."""
+    from workers.pipeline.whisper.chunks import plan_chunks
+
+    out: list[dict] = []
+    for lo, hi in plan_chunks(audio, piece_s or PIECE_S):
+        start = lo / SAMPLE_RATE
+        out.extend(engine.transcribe(audio[lo:hi], offset + start, lambda done, s=start: progress(s + done)))
+    return out
