@@ -66,7 +66,7 @@ def transcript(name: str, media: Path = MEDIA) -> dict:
     """The Whisper tiny.en transcript of ``media/name`` with voice prints, as the
     transcript step makes it (Whisper's part cached under bench/out/transcripts; the voice
     prints, cheap, made afresh from the decoded audio)."""
-    from workers.pipeline.clips import voice
+    from workers.pipeline.clips import scenes, voice
     from workers.pipeline.media import decode_audio_range, ffmpeg_binary
 
     path = media / name
@@ -86,10 +86,14 @@ def transcript(name: str, media: Path = MEDIA) -> dict:
             segment["id"] = number
             for word in segment["words"]:
                 word.pop("voice", None)
+                word.pop("scene", None)
         result = {"duration": round(len(audio) / 16000, 3), "segments": segments}
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(result))
     voice.annotate(result["segments"], audio, 0.0)
+    scenes.annotate(result["segments"], audio, 0.0)
+    if path.suffix == ".mp4":
+        scenes.mark_video_cuts(result["segments"], scenes.video_cuts(path, ffmpeg_binary()))
     return result
 
 
