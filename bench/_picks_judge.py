@@ -92,8 +92,14 @@ def title_breaks(clip: dict, words: list[dict]) -> list[str]:
         out.append(f"ends on '{tokens[-1]}'")
     inside = clip_words(clip, words)
     heard: dict[str, list[float]] = {}
-    for w in inside:
+    for n, w in enumerate(inside):
         heard.setdefault(plain(w["word"]), []).append(w.get("probability", 1.0))
+        glued = w["word"]  # "R" "&D" heard with no space between them: the title may say "R&D"
+        for nxt in inside[n + 1:]:
+            if nxt.get("space", True):
+                break
+            glued += nxt["word"]
+            heard.setdefault(plain(glued), []).append(min(w.get("probability", 1.0), nxt.get("probability", 1.0)))
     for token in tokens:
         if token not in heard and not token.isdigit():
             out.append(f"'{token}' not in the clip")

@@ -131,8 +131,9 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         cut = any(shape.answer_end[q] > j for q in asked)
         ends_thought = j + 1 == len(units) or shape.turn[j + 1] or shape.gap[j + 1] >= 1.0 or any(
             shape.answer_end[q] == j for q in asked) or (rules.scenes and speech.scene[j] >= SOFT)
+        fresh = sum(1 for q in asked if q > i + 1 and shape.gap[q] >= 1.0 and shape.turn[q])  # another exchange begins
         parts = {
-            "whole": 0.75 if cut else (1.3 if whole else 1.0),
+            "whole": (0.75 if cut else (1.3 if whole else 1.0)) * 0.85 ** fresh,
             "opens": opens(i),
             "ends": 0.65 if shape.goes_on[j] else (1.0 if ends_thought else 0.85),
             "topics": 1.0 if whole else (1.05 if topic_of[j] == topic_of[i] else 0.95 ** (topic_of[j] - topic_of[i])),
