@@ -172,7 +172,7 @@ def said(text: str, start: float = 0.0, doubt: tuple[str, ...] = ()) -> list[dic
 
 
 def test_titles_are_headlines_not_fragments():
-    from workers.pipeline.llm.titles import headline
+    from workers.pipeline.llm.titles import candidates, headline
 
     assert "R&D" in headline(said("We have four R +&D departments and one of them made the Game Boy."), {})
     title = headline(said("First eyewitness accounts of this grisly development came from people who were "
@@ -181,6 +181,9 @@ def test_titles_are_headlines_not_fragments():
     title = headline(said("There's no sound. It's all right. If you stay up here, you take orders from me."),
                      {})
     assert "orders" in title  # the claim, not a line with nothing to head
+    read = [c[0] for c in candidates(said("In all parts of the country, the wave of murder, which is sweeping the "
+                                          "nation, is being committed by creatures."))]
+    assert "the wave of murder is being committed by creatures" in read  # the claim, without what only describes
     title = headline(said("They're afraid of fire. I found that out.", doubt=("afraid", "fire")), {})
     assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
 

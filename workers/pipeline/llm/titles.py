@@ -50,6 +50,8 @@ POINTERS = {"it", "it's", "this", "that", "they", "they're", "he", "he's", "she"
 CUT_BEFORE = {"to", "that", "which", "who", "because", "if", "when", "where", "while", "as", "since", "until", "so",
               "but", "and", "in", "on", "at", "for", "with", "from", "by", "before", "after"}
 _CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+")
+SETTING = {"in", "on", "at", "for", "from", "after", "before", "during", "across", "throughout"}
+_RELATIVE = re.compile(r",\s+(which|who)\b[^,;:]*,\s+", re.IGNORECASE)  # a clause that only describes
 # a cut that ends on one of these has lost what completes it ("… development came", "I wonder what happened")
 OPEN_VERBS = {"came", "come", "comes", "went", "go", "goes", "got", "get", "gets", "happened", "happens", "said",
               "says", "say", "made", "make", "makes", "took", "take", "takes", "put", "puts", "started", "start",
@@ -87,7 +89,8 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
                                       and complete)  # "…, you take orders from me": a sentence of its own
         value += 0.5 * whole_start + 0.4 * complete - 0.6 * (tokens[0] in LEADS) - 0.3 * (tokens[0] in POINTERS)
         value -= 0.15 * max(0, 4 - len(tokens), len(tokens) - 8)
-        value -= 1.6 * (len([t for t in content if t not in POINTERS and t not in NO_CLAIM]) < 2)  # "There's no sound", "I don't know": no claim to head
+        claim = [t for t in content if t not in POINTERS and t not in NO_CLAIM]
+        value -= 1.6 * (len(claim) < 2)  # "There's no sound", "I don't know": nothing to head
         value -= 1.2 * bool(SUBORDINATE.search(text)) * (len(_CLAUSE.split(text)) < 2)  # "When the time reaches…"
         if not complete and (tokens[-1] in OPEN_VERBS or (tokens[-1].endswith("ed") and len(tokens[-1]) > 4)):
             value -= 0.8  # a cut that stops before what the verb needs
@@ -102,23 +105,35 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
 def candidates(words: list[dict]) -> list[tuple[str, bool, bool]]:
     """(text, opens its sentence, whole) for the clip's sentences, their clauses, pairs of
     clauses (whole), and their openings cut before a subordinate clause or a phrase ("I
-    looked back at the diner | to see if …", not whole), cleaned to headline form."""
+    looked back at the diner | to see if …", not whole), cleaned to headline form; a
+    sentence with a clause that only describes (", which is sweeping the nation,") is
+    also read without it, and one that opens on its setting ("In all parts of the country,")
+    without that too."""
     out = []
     for sentence in _sentences(words):
         text = clean(sentence)
         if not text:
             continue
-        clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
-        pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
-                  *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
-        cuts = []
-        for piece, first in pieces:
-            split = piece.split()
-            cuts += [(" ".join(split[:k]), first) for k in range(MIN_WORDS, len(split))
-                     if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
-        out += [(clean(p), first, n <= len(clauses)) for n, (p, first) in enumerate(pieces) if clean(p)]
-        out += [(clean(p), first, False) for p, first in cuts if clean(p)]
+        lean = _RELATIVE.sub(" ", text)
+        head, _, rest = lean.partition(", ")  # "In all parts of the country, the wave …": the claim
+        bare = rest if rest and normal(head)[:1] and normal(head)[0] in SETTING and len(rest.split()) >= MIN_WORDS \
+            else lean
+        for variant in dict.fromkeys((text, lean, bare)):
+            out += _pieces(variant)
     return out
+
+
+def _pieces(text: str) -> list[tuple[str, bool, bool]]:
+    clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+    pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
+              *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
+    cuts = []
+    for piece, first in pieces:
+        split = piece.split()
+        cuts += [(" ".join(split[:k]), first) for k in range(MIN_WORDS, len(split))
+                 if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
+    return ([(clean(p), first, n <= len(clauses)) for n, (p, first) in enumerate(pieces) if clean(p)]
+            + [(clean(p), first, False) for p, first in cuts if clean(p)])
 
 
 def _sentences(words: list[dict], keep_words: bool = False) -> list:
