@@ -24,7 +24,11 @@ the clip at all.
 """
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
+
+SCORES = Path(__file__).resolve().parent / "labels" / "editor_scores.json"
 
 MAX_SILENCE_S = 3.0
 MIN_SPEECH = 0.70
@@ -88,8 +92,14 @@ def title_breaks(clip: dict, words: list[dict]) -> list[str]:
         out.append(f"ends on '{tokens[-1]}'")
     inside = clip_words(clip, words)
     heard: dict[str, list[float]] = {}
-    for w in inside:
+    for n, w in enumerate(inside):
         heard.setdefault(plain(w["word"]), []).append(w.get("probability", 1.0))
+        glued = w["word"]  # "R" "&D" heard with no space between them: the title may say "R&D"
+        for nxt in inside[n + 1:]:
+            if nxt.get("space", True):
+                break
+            glued += nxt["word"]
+            heard.setdefault(plain(glued), []).append(min(w.get("probability", 1.0), nxt.get("probability", 1.0)))
     for token in tokens:
         if token not in heard and not token.isdigit():
             out.append(f"'{token}' not in the clip")
@@ -102,3 +112,20 @@ def covered(label: dict, clips: list[dict]) -> bool:
     """Whether one clip holds at least 60 % of the labelled moment."""
     length = label["end"] - label["start"]
     return any(min(label["end"], c["end"]) - max(label["start"], c["start"]) >= 0.6 * length for c in clips)
+
+
+def clip_key(clip: dict) -> str:
+    """How an editor's score names a clip: its times and its title (a new title is a new clip)."""
+    return f"{clip['start']:.1f}-{clip['end']:.1f} {clip.get('title') or ''}"
+
+
+def editor_scores() -> dict:
+    return json.loads(SCORES.read_text()) if SCORES.exists() else {}
+
+
+def editor_mean(scores: dict, name: str, clips: list[dict]) -> dict:
+    """The editor's scores (1-5, read aloud from bench/out/picks) of these clips, and how many
+    are not scored yet."""
+    mine = scores.get(name, {})
+    found = [mine[clip_key(c)][0] for c in clips if clip_key(c) in mine]
+    return {"scores": found, "unscored": len(clips) - len(found)}

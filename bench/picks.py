@@ -62,14 +62,14 @@ print(json.dumps(out))
 """
 
 
-def transcript(name: str) -> dict:
-    """The Whisper tiny.en transcript of ``tests/media/name`` with voice prints, as the
+def transcript(name: str, media: Path = MEDIA) -> dict:
+    """The Whisper tiny.en transcript of ``media/name`` with voice prints, as the
     transcript step makes it (Whisper's part cached under bench/out/transcripts; the voice
     prints, cheap, made afresh from the decoded audio)."""
-    from workers.pipeline.clips import voice
+    from workers.pipeline.clips import scenes, voice
     from workers.pipeline.media import decode_audio_range, ffmpeg_binary
 
-    path = MEDIA / name
+    path = media / name
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     cache = OUT / "transcripts" / f"{name.replace('/', '__')}.{digest}.json"
     audio = decode_audio_range(path, 0.0, None, ffmpeg=ffmpeg_binary())
@@ -86,10 +86,14 @@ def transcript(name: str) -> dict:
             segment["id"] = number
             for word in segment["words"]:
                 word.pop("voice", None)
+                word.pop("scene", None)
         result = {"duration": round(len(audio) / 16000, 3), "segments": segments}
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(result))
     voice.annotate(result["segments"], audio, 0.0)
+    scenes.annotate(result["segments"], audio, 0.0)
+    if path.suffix == ".mp4":
+        scenes.mark_video_cuts(result["segments"], scenes.video_cuts(path, ffmpeg_binary()))
     return result
 
 
@@ -135,9 +139,9 @@ def pick_before(ref: str, items: dict[str, dict]) -> dict[str, dict]:
     return json.loads(done.stdout)
 
 
-def score(name: str, item: dict, picked: dict) -> dict:
+def score(name: str, item: dict, picked: dict, labels: list[dict] | None = None) -> dict:
     words = [w for s in item["segments"] for w in s["words"]]
-    labels = LABELS.get(name, [])
+    labels = LABELS.get(name, []) if labels is None else labels
     clips = picked["clips"]
     breaks = [judge.rule_breaks(c, words) for c in clips]
     titles = [judge.title_breaks(c, words) for c in clips]
@@ -147,41 +151,56 @@ def score(name: str, item: dict, picked: dict) -> dict:
 
 
 def table(rows: dict[str, dict[str, dict]], before: str | None) -> None:
-    head = f"{'file':46s} {'type':>9s} {'moments':>7s} {'covered':>7s} {'clips':>5s} {'break':>5s} {'titles':>6s}"
-    print(head + (f"   | at {before}: covered, clips, break, titles" if before else ""))
+    head = (f"{'file':46s} {'type':>9s} {'moments':>7s} {'covered':>7s} {'clips':>5s} {'break':>5s} {'titles':>6s} "
+            f"{'editor':>6s}")
+    print(head + (f"   | at {before}: covered, clips, break, titles, editor" if before else ""))
     total = {k: [0, 0, 0, 0, 0] for k in ("now", "before")}
+    marks: dict[str, list] = {"now": [], "before": []}
     for name, row in rows.items():
         now = row["now"]
         line = (f"{name[-46:]:46s} {now['kind']:>9s} {now['labels']:7d} {now['covered']:7d} {now['clips']:5d} "
-                f"{now['breaking']:5d} {now['bad_titles']:6d}")
+                f"{now['breaking']:5d} {now['bad_titles']:6d} {_mean(now.get('editor')):>6s}")
         for key in row:
             r = row[key]
+            marks[key] += (r.get("editor") or {}).get("scores", [])
             total[key] = [a + b for a, b in zip(total[key], (r["labels"], r["covered"], r["clips"], r["breaking"],
                                                               r["bad_titles"]))]
         if before:
             b = row["before"]
-            line += f"   | {b['covered']:2d} {b['clips']:2d} {b['breaking']:2d} {b['bad_titles']:2d}"
+            line += (f"   | {b['covered']:2d} {b['clips']:2d} {b['breaking']:2d} {b['bad_titles']:2d} "
+                     f"{_mean(b.get('editor'))}")
         print(line)
     for key in ("now", "before") if before else ("now",):
         labels, hit, clips, broke, titles = total[key]
         print(f"{key if key == 'now' else before:8s} covered {hit}/{labels} = {hit / labels:.0%} of the moments; "
               f"{broke}/{clips} = {broke / max(1, clips):.0%} of the clips break a rule; "
-              f"{titles}/{clips} = {titles / max(1, clips):.0%} of the titles do")
+              f"{titles}/{clips} = {titles / max(1, clips):.0%} of the titles do"
+              + (f"; editor's mean {sum(marks[key]) / len(marks[key]):.2f}/5 over {len(marks[key])} scored clips"
+                 if marks[key] else ""))
     labels, hit, clips, broke, _ = total["now"]
     print(f"targets (>= 60 % covered, 0 clips breaking a rule): "
           f"{'met' if hit / labels >= 0.6 and broke == 0 else 'NOT met'}")
 
 
-def write_clips(name: str, item: dict, picked: dict) -> str:
-    folder = OUT / "picks"
+def _mean(editor: dict | None) -> str:
+    """An editor's mean score for a file's clips ("3.5", "3.5+2?" with 2 clips unscored)."""
+    if not editor or not (editor["scores"] or editor["unscored"]):
+        return "-"
+    mean = f"{sum(editor['scores']) / len(editor['scores']):.1f}" if editor["scores"] else "?"
+    return mean + (f"+{editor['unscored']}?" if editor["unscored"] else "")
+
+
+def write_clips(name: str, item: dict, picked: dict, sub: str = "") -> str:
+    folder = OUT / "picks" / sub
     folder.mkdir(parents=True, exist_ok=True)
     clips = [{k: c.get(k) for k in ("start", "end", "title", "hook", "reason", "text", "band_note")}
              for c in picked["clips"]]
     (folder / f"{name.replace('/', '__')}.json").write_text(json.dumps({"content_type": picked["kind"],
                                                                         "clips": clips}, indent=1))
-    lines = [f"## {name} ({picked['kind']})"]
+    lines = [f"## {name} ({picked['kind']}){' ' + sub if sub else ''}"]
     for c in clips:
-        lines += [f"- **{c['title']}** ({c['start']:.1f}-{c['end']:.1f} s)", f"  - hook: {c['hook']}",
+        lines += [f"- **{c['title']}** ({c['start']:.1f}-{c['end']:.1f} s, {c['end'] - c['start']:.1f} s)",
+                  f"  - key: `{judge.clip_key(c)}`", f"  - hook: {c['hook']}",
                   f"  - reason: {c['reason']}", f"  - text: {c['text']}"]
     return "\n".join(lines)
 
@@ -201,8 +220,12 @@ def main(argv=None) -> int:
     long = two_hours(items)
     long_now = pick_now(long)
     old = pick_before(args.before, {**items, "two hours": long}) if args.before else {}
-    rows = {name: {"now": score(name, items[name], now[name]),
-                   **({"before": score(name, items[name], old[name])} if old else {})} for name in items}
+    marks = judge.editor_scores()
+    rows = {name: {"now": {**score(name, items[name], now[name]),
+                           "editor": judge.editor_mean(marks, name, now[name]["clips"])},
+                   **({"before": {**score(name, items[name], old[name]),
+                                  "editor": judge.editor_mean(marks, name, old[name]["clips"])}} if old else {})}
+            for name in items}
     table(rows, args.before or None)
     fifths = len({int(c["start"] // (long["duration"] / 5)) for c in long_now["clips"]})
     line = (f"a 2-hour transcript ({len(long['segments'])} segments): content type and clip lookup "

@@ -157,3 +157,50 @@ def test_the_interviews_strongest_exchange_is_one_clip_from_its_question_to_its_
         assert not (before.endswith("?") and not clip["text"].split(". ")[0].endswith("?")), clip["text"]
         assert not clip["text"].endswith("?"), clip["text"]
         assert 3 <= len(clip["title"].split()) <= 10 and clip["reason"], clip
+
+
+def said(text: str, start: float = 0.0, doubt: tuple[str, ...] = ()) -> list[dict]:
+    """Whisper-like words for ``text``, 0.3 s each; a token glued to the one before it is
+    written with a leading '+' ("R +&D"); words in ``doubt`` were heard with probability 0.3."""
+    words = []
+    for k, token in enumerate(text.split()):
+        glued = token.startswith("+")
+        token = token.lstrip("+")
+        words.append({"word": token, "start": start + 0.3 * k, "end": start + 0.3 * k + 0.25, "space": not glued,
+                      "probability": 0.3 if token.strip(".,?") in doubt else 0.95})
+    return words
+
+
+def test_titles_are_headlines_not_fragments():
+    from workers.pipeline.llm.titles import candidates, headline
+
+    assert "R&D" in headline(said("We have four R +&D departments and one of them made the Game Boy."), {})
+    title = headline(said("First eyewitness accounts of this grisly development came from people who were "
+                          "understandably frightened and almost incoherent."), {})
+    assert not title.endswith("came") and 3 <= len(title.split()) <= 10
+    title = headline(said("There's no sound. It's all right. If you stay up here, you take orders from me."),
+                     {})
+    assert "orders" in title  # the claim, not a line with nothing to head
+    read = [c[0] for c in candidates(said("In all parts of the country, the wave of murder, which is sweeping the "
+                                          "nation, is being committed by creatures."))]
+    assert "the wave of murder is being committed by creatures" in read  # the claim, without what only describes
+    title = headline(said("They're afraid of fire. I found that out.", doubt=("afraid", "fire")), {})
+    assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
+
+
+def test_a_bulletin_picked_in_halves_is_posted_whole():
+    from workers.pipeline.clips.rules import Rules
+    from workers.pipeline.llm.picks import merge
+
+    lines = ("In all parts of the country the wave of murder is sweeping the east.",
+             "It is being committed by creatures who feast upon their victims.",
+             "First eyewitness accounts came from people who were frightened.",
+             "Officials at first discounted those descriptions as beyond belief.")
+    spoken = [said(t, 4.5 * n) for n, t in enumerate(lines)]
+    units = split([{"id": n, "start": w[0]["start"], "end": w[-1]["end"], "text": t, "words": w}
+                   for n, (t, w) in enumerate(zip(lines, spoken))])
+    halves = [(1.0, 0, 1, {"ends": 1.0}), (0.9, 2, 3, {"ends": 1.0})]
+    assert [(a, b) for _, a, b, _ in merge(halves, units, 60.0, Rules())] == [(0, 3)]
+    assert [(a, b) for _, a, b, _ in merge(halves, units, 15.0, Rules())] == [(0, 1), (2, 3)]  # not in the band
+    units[2]["new_voice"] = True  # another voice answers: two clips
+    assert [(a, b) for _, a, b, _ in merge(halves, units, 60.0, Rules())] == [(0, 1), (2, 3)]

@@ -167,7 +167,7 @@ def test_the_speech_rules_are_configured_per_content_type():
     defaults = Settings.from_env({})
     assert rules_for("interview", defaults) == Rules(3.0, 0.7) and rules_for("music", defaults) == Rules(10.0, 0.3)
     film = Settings.from_env({"CLIPQUEUE_CLIP_MAX_SILENCE_S": "3,film=5", "CLIPQUEUE_CLIP_MIN_SPEECH": "0.8,film=0.5"})
-    assert rules_for("film", film) == Rules(5.0, 0.5) and rules_for("news", film) == Rules(3.0, 0.8)
+    assert rules_for("film", film) == Rules(5.0, 0.5, scenes=True) and rules_for("news", film) == Rules(3.0, 0.8)
     for bad in ("lots", "0.7,film=", "-1"):
         with pytest.raises(SettingsError):
             Settings.from_env({"CLIPQUEUE_CLIP_MIN_SPEECH": bad})

@@ -11,8 +11,8 @@ where it would have to, the rule gives way and the clip's reason says so):
    question is left out;
 4. a thought that goes on past the end ("…so we decided to drop the screen." "Drop it."):
    up to two more sentences are taken in;
-5. a silence longer than the rules allow inside it: the clip is cut there, keeping the longer
-   side;
+5. a silence longer than the rules allow inside it, or (film) a change of scene: the clip is
+   cut there, keeping the longer side;
 6. the band: whole sentences are added (never across dead air, never ending on a question)
    or dropped;
 7. a speech share still under the rules' minimum: the clip is refused.
@@ -40,7 +40,7 @@ def repair(first: int, last: int, units: list[dict], shape: Structure, speech: S
         return units[b]["end"] - units[a]["start"]
 
     def fits(a: int, b: int) -> bool:
-        return length(a, b) <= max_s and all(speech.between[k] <= rules.max_silence_s for k in range(a, b))
+        return length(a, b) <= max_s and not any(speech.apart(rules, k) for k in range(a, b))
 
     while shape.answers[first]:
         if first > 0 and fits(first - 1, last) and not junk[first - 1]:
@@ -83,15 +83,16 @@ def repair(first: int, last: int, units: list[dict], shape: Structure, speech: S
 
 def _cut_dead_air(first, last, speech: Speech, rules: Rules, done: list[str]) -> tuple[int, int]:
     while True:
-        long = [k for k in range(first, last) if speech.between[k] > rules.max_silence_s]
+        long = [k for k in range(first, last) if speech.apart(rules, k)]
         if not long:
             return first, last
-        k = max(long, key=lambda g: speech.between[g])
+        k = max(long, key=lambda g: (speech.between[g] > rules.max_silence_s, speech.between[g]))
         if (k - first) >= (last - k - 1):
             last = k
         else:
             first = k + 1
-        done.append(f"cut at a silence of {speech.between[k]:.1f} s")
+        done.append(f"cut at a silence of {speech.between[k]:.1f} s" if speech.between[k] > rules.max_silence_s
+                    else "cut at a change of scene")
 
 
 def _fit_band(first, last, units, shape: Structure, speech: Speech, rules: Rules, min_s, max_s, junk):

@@ -7,6 +7,9 @@
   ``GAP_S`` (0.5 s) or more between words (a breath inside a sentence is speech); the
   clip's length counts its padding (at most ``PADDING_S`` in all).
 
+On film (``Rules.scenes``), no clip spans a scene change either (``clips.scenes``: a jump
+in the room's sound, or a cut in the picture, marks the unit after it).
+
 Film and music may be configured otherwise (``CLIPQUEUE_CLIP_MAX_SILENCE_S`` and
 ``CLIPQUEUE_CLIP_MIN_SPEECH`` take a default and per-type values, "3,music=10").
 ``Speech(units)`` answers both for any run of units in constant time (prefix sums and a
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from workers.pipeline.clips.scenes import CUT
+
 GAP_S = 0.5
 PADDING_S = 0.5  # both edges of a clip together: choosing.PAD before and after
 
@@ -25,18 +30,22 @@ PADDING_S = 0.5  # both edges of a clip together: choosing.PAD before and after
 class Rules:
     max_silence_s: float = 3.0
     min_speech: float = 0.70
+    scenes: bool = False  # no clip spans a scene change (film)
+
+
+SCENE_KINDS = ("film",)
 
 
 def rules_for(kind: str | None, settings=None) -> Rules:
     """The speech rules for a content type: the settings' per-type values, else their default."""
     if settings is None:
-        return Rules()
+        return Rules(scenes=kind in SCENE_KINDS)
 
     def pick(pairs, fallback):
         values = dict(pairs or ())
         return float(values.get(kind, values.get("", fallback)))
     return Rules(pick(getattr(settings, "clip_max_silence_s", ()), Rules.max_silence_s),
-                 pick(getattr(settings, "clip_min_speech", ()), Rules.min_speech))
+                 pick(getattr(settings, "clip_min_speech", ()), Rules.min_speech), kind in SCENE_KINDS)
 
 
 class Speech:
@@ -50,6 +59,11 @@ class Speech:
             inner_max.append(max(gaps, default=0.0))
             inner_sum.append(sum(g for g in gaps if g >= GAP_S))
         self.between = [max(0.0, b["start"] - a["end"]) for a, b in zip(units, units[1:])]
+        # the jump in the room's sound (or a picture cut) before unit k + 1 (clips.scenes)
+        self.scene = [float(b.get("scene") or 0.0) for b in units[1:]]
+        self.cuts = [0]  # prefix counts of scene changes between units
+        for jump in self.scene:
+            self.cuts.append(self.cuts[-1] + (jump >= CUT))
         self.quiet = [0.0]  # prefix sums of silence: inside unit k, then between k and k + 1
         for k, inner in enumerate(inner_sum):
             self.quiet.append(self.quiet[-1] + inner)
@@ -82,5 +96,15 @@ class Speech:
         length = end - start + PADDING_S
         return 1.0 - self.silence(i, j) / length if length > 0 else 0.0
 
+    def spans_scene(self, i: int, j: int) -> bool:
+        """Whether a scene change lies between units i and j."""
+        return self.cuts[j] - self.cuts[i] > 0
+
+    def apart(self, rules: Rules, k: int) -> bool:
+        """Whether units k and k + 1 may not be in one clip: a silence over the rules'
+        longest between them, or (film) a scene change."""
+        return self.between[k] > rules.max_silence_s or (rules.scenes and self.scene[k] >= CUT)
+
     def keeps(self, rules: Rules, i: int, j: int, start: float, end: float) -> bool:
-        return self.longest(i, j) <= rules.max_silence_s and self.share(i, j, start, end) >= rules.min_speech
+        return (self.longest(i, j) <= rules.max_silence_s and self.share(i, j, start, end) >= rules.min_speech
+                and not (rules.scenes and self.spans_scene(i, j)))

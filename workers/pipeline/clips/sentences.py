@@ -18,7 +18,9 @@ ends at a sentence end, for both LLM backends.
   what ended it: ``sentence``, ``pause``, ``turn``, ``clause`` (a run-on cut) or ``end``
   (the transcript's last words). Only ``clause`` is not a place a clip may start after or
   end at. ``gap`` is the silence before the unit (seconds) and ``new_voice`` whether the
-  voice prints say another speaker starts with it (None: the words carry no voice prints).
+  voice prints say another speaker starts with it (None: the words carry no voice prints);
+  ``scene``, when its first word has one, the jump in the room's sound before it
+  (``clips.scenes``).
 * ``is_boilerplate`` says whether a sentence is housekeeping that is never a clip:
   recording disclaimers, web addresses read aloud, subscribe / like / sponsor reads,
   "thanks for watching".
@@ -103,7 +105,7 @@ def _unit(number: int, words: list[dict], segment, closed_by: str, gap: float, n
     text = "".join((" " if w.get("space", True) else "") + w["word"] for w in words).strip()
     return {"id": number, "start": words[0]["start"], "end": words[-1]["end"], "text": text,
             "words": words, "segment": segment, "closed_by": closed_by, "gap": round(max(0.0, gap), 3),
-            "new_voice": new_voice}
+            "new_voice": new_voice, **({"scene": words[0]["scene"]} if words[0].get("scene") else {})}
 
 
 def closes(unit: dict) -> bool:

@@ -31,12 +31,15 @@ from __future__ import annotations
 
 from workers.pipeline.clips.meaning import Structure, leaning
 from workers.pipeline.clips.rules import Rules, Speech
+from workers.pipeline.clips.scenes import SOFT
 from workers.pipeline.clips.sentences import closes, is_boilerplate
 from workers.pipeline.llm.salience import density, filler, intensity, salience
-from workers.pipeline.llm.text import idf, tokens
+from workers.pipeline.llm.text import tokens
 
 SHORTEST_S = 4.0  # a clip shorter than this is no clip, whatever the band
 FULL_S = 45.0     # a whole unit of meaning is rarely shorter: runs up to this long are preferred a little
+STANDALONE_S = 8.0  # a clip under the band shorter than this stands alone poorly: only when nothing else is there
+SOFT_SCENE = 0.6  # a run across a soft scene change (clips.scenes: the room's sound jumps, not enough to cut)
 
 
 def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, count: int,
@@ -46,20 +49,35 @@ def find(units: list[dict], *, content_type: str, min_s: float, max_s: float, co
         return []
     pool = runs(units, min_s=min_s, max_s=max_s, rules=rules)
     best = max(c[0] for c in pool) or 1.0
-    words_of = [tokens(u["text"]) for u in units]
-    weights = idf(words_of)
     clips = []
-    for value, i, j, parts in spread(pool, units, count):
-        said = {}
-        for unit_words in words_of[i:j + 1]:
-            for word in unit_words:
-                said[word] = said.get(word, 0) + 1
-        keywords = [w for w, _ in sorted(said.items(), key=lambda kv: (-kv[1] * weights.get(kv[0], 0), kv[0]))[:3]]
+    for value, i, j, parts in merge(spread(pool, units, count), units, max_s, rules):
         short = units[j]["end"] - _opening(units[i], leaning(units[i]["text"])) < min_s
         clips.append({"start_segment": units[i]["id"], "end_segment": units[j]["id"],
-                      "reason": reason(content_type, keywords, parts, short),
+                      "reason": reason(content_type, units[i:j + 1], parts, short),
                       "score": round(max(0.0, value) / best, 4)})
     return clips
+
+
+def merge(chosen: list[tuple], units: list[dict], max_s: float, rules: Rules) -> list[tuple]:
+    """Picks side by side (the second starts on the first's next unit) where the same voice
+    goes on, with no pause of a paragraph between them, become one clip when together they
+    fit the band and keep the rules: a bulletin or a monologue is posted whole, not in
+    halves."""
+    from workers.pipeline.clips.meaning import Structure
+
+    shape, speech = Structure(units), Speech(units)
+    out = sorted(chosen, key=lambda c: c[1])
+    k = 0
+    while k + 1 < len(out):
+        a, b = out[k], out[k + 1]
+        if (b[1] == a[2] + 1 and not units[b[1]].get("new_voice") and shape.gap[b[1]] < 1.5 and not shape.question[b[1]]
+                and units[b[2]]["end"] - units[a[1]]["start"] <= max_s
+                and speech.keeps(rules, a[1], b[2], units[a[1]]["start"], units[b[2]]["end"])):
+            parts = {**a[3], "ends": b[3]["ends"], "merged": True}
+            out[k:k + 2] = [(max(a[0], b[0]) * 1.05, a[1], b[2], parts)]
+        else:
+            k += 1
+    return sorted(out, key=lambda c: (-c[0], c[1]))
 
 
 def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules()) -> list[tuple]:
@@ -88,7 +106,7 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
     def opens(i: int) -> float:
         asks = any(shape.question[k] for k in range(i, min(i + 3, len(units))) if k == i or not shape.turn[k])
         if i == 0 or shape.gap[i] >= 1.0 or (i in topic_start and shape.gap[i] >= 0.8) or (
-                shape.turn[i] and asks):
+                shape.turn[i] and asks) or (rules.scenes and speech.scene[i - 1] >= SOFT):
             value = 1.0  # a paragraph, or a turn that asks
         elif shape.turn[i]:
             value = 0.9
@@ -112,14 +130,16 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         whole = any(shape.answer_end[q] == j for q in asked)  # it ends where an answer it holds ends
         cut = any(shape.answer_end[q] > j for q in asked)
         ends_thought = j + 1 == len(units) or shape.turn[j + 1] or shape.gap[j + 1] >= 1.0 or any(
-            shape.answer_end[q] == j for q in asked)
+            shape.answer_end[q] == j for q in asked) or (rules.scenes and speech.scene[j] >= SOFT)
+        fresh = sum(1 for q in asked if q > i + 1 and shape.gap[q] >= 1.0 and shape.turn[q])  # another exchange begins
         parts = {
-            "whole": 0.75 if cut else (1.3 if whole else 1.0),
+            "whole": (0.75 if cut else (1.3 if whole else 1.0)) * 0.85 ** fresh,
             "opens": opens(i),
             "ends": 0.65 if shape.goes_on[j] else (1.0 if ends_thought else 0.85),
             "topics": 1.0 if whole else (1.05 if topic_of[j] == topic_of[i] else 0.95 ** (topic_of[j] - topic_of[i])),
             "length": 0.9 + 0.2 * min(1.0, max(0.0, (units[j]["end"] - units[i]["start"] - min_s)
                                                / max(1.0, FULL_S - min_s))),
+            "scenes": SOFT_SCENE ** sum(x >= SOFT for x in speech.scene[i:j]) if rules.scenes else 1.0,
             "lift": 1 + max(-0.2, min(0.3, 0.25 * (mean(strong) / typical - 1)))
                       + max(-0.15, min(0.15, 0.15 * (mean(dense) - 1))) - mean(fill),
         }
@@ -133,7 +153,7 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         if junk[i] or shape.answers[i] or (shape.leaning[i] and shape.leaning[i][0] == "refer"):
             continue
         for j in range(i, len(units)):
-            if junk[j] or (j > i and speech.between[j - 1] > rules.max_silence_s):
+            if junk[j] or (j > i and speech.apart(rules, j - 1)):
                 break
             length = units[j]["end"] - opens_at[i]
             if length > max_s:
@@ -145,7 +165,13 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
             edges = ok_start[i] and ok_end[j]
             (candidates if edges and length >= min_s else short if edges else loose if length >= min_s
              else []).append((value, i, j, parts))
-    pool = candidates or short or loose  # loose: no sentence edges at all (unpunctuated units)
+    standalone = [c for c in short if units[c[2]]["end"] - opens_at[c[1]] >= STANDALONE_S]
+    if candidates and standalone and rules.scenes:  # film: a whole short exchange of one scene may fill a slot,
+        # behind every run in the band (elsewhere the band is what was asked for)
+        floor = min(c[0] for c in candidates)
+        candidates += [(min(c[0], floor) * 0.8, *c[1:]) for c in standalone if c[3]["ends"] == 1.0
+                       and c[3]["opens"] >= 0.9]
+    pool = candidates or standalone or short or loose  # loose: no sentence edges at all (unpunctuated units)
     if not pool:  # nothing keeps the rules: the first sentence that is not boilerplate
         k = next((k for k in range(len(units)) if not junk[k]), 0)
         pool = [(score(k, k)[0], k, k, score(k, k)[1])]
@@ -158,24 +184,42 @@ def _opening(unit: dict, lean) -> float:
         else unit["start"]
 
 
-def reason(content_type: str, keywords: list[str], parts: dict, short: bool) -> str:
-    """One line: what the clip is and why it stands on its own."""
-    if parts["whole"] > 1:
-        what = "a question and its whole answer"
-    elif content_type in ("film", "news"):
-        what = "a scene" if content_type == "film" else "a bulletin"
+def reason(content_type: str, run: list[dict], parts: dict, short: bool) -> str:
+    """One line an editor reads: what the clip is, its line, and why it stands on its own."""
+    from workers.pipeline.clips.meaning import is_question
+
+    asked = next((u["text"] for u in run if is_question(u["text"])), None)
+    voices = sum(bool(u.get("new_voice")) for u in run[1:])
+    if parts["whole"] > 1 and asked:
+        what = f"asks \u201c{_quote(asked)}\u201d and holds the whole answer"
+    elif content_type == "film":
+        what = "a whole exchange" if voices else "a speech told whole"
+    elif content_type == "news" or parts.get("merged"):
+        what = "a whole bulletin, told without a break" if content_type == "news" else "told whole, without a break"
     else:
         what = "a self-contained passage"
-    said = [what + (f" on {', '.join(keywords)}" if keywords else "")]
+    lines = [u["text"] for u in run if len(tokens(u["text"])) >= 5] or [u["text"] for u in run]
+    line = max(lines, key=lambda t: ((0.5 + intensity(t)) * len(tokens(t)) ** 0.5, t))
+    said = [what, f"its line: \u201c{_quote(line)}\u201d" if not asked or line != asked else ""]
+    why = []
     if parts["ends"] == 1.0:
-        said.append("it ends where the thought ends")
+        why.append("ends where the thought ends")
     if parts["lift"] > 1.05:
-        said.append("strong lines (numbers, names, contrasts)")
-    if parts["topics"] > 1 and parts["opens"] == 1.0:
-        said.append("one topic from its start")
+        why.append("dense and dramatic (numbers, names, contrasts)")
+    if parts["opens"] == 1.0 and not parts["whole"] > 1:
+        why.append("opens on a fresh start")
+    said.append(", ".join(why))
     if short:
-        said.append("shorter than the band: no longer run here keeps the rules (no dead air, no cut exchange)")
-    return "; ".join(said)
+        said.append("shorter than the band: no longer run here keeps the rules (no dead air, no cut exchange, "
+                    "no second scene)")
+    return "; ".join(x for x in said if x)
+
+
+def _quote(text: str, limit: int = 70) -> str:
+    text = text.strip()
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "\u2026"
 
 
 def spread(candidates, units, count):

@@ -37,7 +37,7 @@ DANGLING = {"the", "a", "an", "of", "to", "and", "or", "but", "in", "on", "at", 
             "is", "are", "was", "were", "be", "my", "your", "our", "their", "his", "her", "its", "more", "than", "as",
             "if", "so", "because", "which", "who", "very", "not", "no", "into", "about", "it's", "i", "we", "you"}
 OPENERS = FILLERS | {"so", "and", "but", "or", "well", "yes", "yeah", "oh", "okay", "ok", "right", "now", "then",
-                     "because", "also", "like"}
+                     "because", "also", "like", "however", "anyway", "meanwhile", "hey"}
 LEADS = {"in", "on", "at", "for", "with", "from", "by", "of", "to", "and", "but", "or", "as", "which", "who", "that",
          "where", "when", "while", "if", "because", "than"}
 SUBJECTS = {"i", "you", "we", "they", "he", "she", "it", "it's", "there", "this", "that", "these", "those", "the",
@@ -45,10 +45,21 @@ SUBJECTS = {"i", "you", "we", "they", "he", "she", "it", "it's", "there", "this"
             "everybody", "people", "what", "why", "how", "where", "who", "when"}
 PHATIC = re.compile(r"^(thank you|thanks|look at (this|that)|hello|hi|welcome|okay|ok|come on|wait a minute|"
                     r"good (morning|evening|lord)|you know|i see|i mean)\b", re.IGNORECASE)
+NO_CLAIM = {"there's", "here's", "what's", "let's", "that's", "don't", "i'm", "you're", "we're", "all", "right"}
 POINTERS = {"it", "it's", "this", "that", "they", "they're", "he", "he's", "she", "she's", "them", "there"}
 CUT_BEFORE = {"to", "that", "which", "who", "because", "if", "when", "where", "while", "as", "since", "until", "so",
               "but", "and", "in", "on", "at", "for", "with", "from", "by", "before", "after"}
 _CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+")
+SETTING = {"in", "on", "at", "for", "from", "after", "before", "during", "across", "throughout"}
+_RELATIVE = re.compile(r",\s+(which|who)\b[^,;:]*,\s+", re.IGNORECASE)  # a clause that only describes
+# a cut that ends on one of these has lost what completes it ("… development came", "I wonder what happened")
+OPEN_VERBS = {"came", "come", "comes", "went", "go", "goes", "got", "get", "gets", "happened", "happens", "said",
+              "says", "say", "made", "make", "makes", "took", "take", "takes", "put", "puts", "started", "start",
+              "tried", "try", "want", "wants", "wanted", "need", "needs", "needed", "know", "think", "thought",
+              "looked", "look", "see", "saw", "found", "find", "gave", "give", "told", "tell", "asked", "ask",
+              "decided", "used", "use", "reaches", "reached", "means", "meant", "became", "become", "keep", "kept"}
+SUBORDINATE = re.compile(r"^(in order to|so that|when|whenever|if|unless|because|although|though|while|as soon as|"
+                         r"until|after|before|since|once|whether)\b", re.IGNORECASE)
 
 
 def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str] = frozenset(),
@@ -74,8 +85,15 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
         value += 0.6 * sum(t in vocabulary for t in content) + 0.4 * min(2, len(re.findall(r"\d|\b[A-Z][a-z]",
                                                                                           text[1:])))
         value += 0.3 * intensity(text) * len(tokens) ** 0.5 + (0.5 if prefer_question and text.endswith("?") else 0)
+        whole_start = whole_start or (tokens[0] in SUBJECTS and tokens[0] not in {"the", "a", "an"}
+                                      and complete)  # "…, you take orders from me": a sentence of its own
         value += 0.5 * whole_start + 0.4 * complete - 0.6 * (tokens[0] in LEADS) - 0.3 * (tokens[0] in POINTERS)
         value -= 0.15 * max(0, 4 - len(tokens), len(tokens) - 8)
+        claim = [t for t in content if t not in POINTERS and t not in NO_CLAIM]
+        value -= 1.6 * (len(claim) < 2)  # "There's no sound", "I don't know": nothing to head
+        value -= 1.2 * bool(SUBORDINATE.search(text)) * (len(_CLAUSE.split(text)) < 2)  # "When the time reaches…"
+        if not complete and (tokens[-1] in OPEN_VERBS or (tokens[-1].endswith("ed") and len(tokens[-1]) > 4)):
+            value -= 0.8  # a cut that stops before what the verb needs
         if not whole_start and tokens[0] not in SUBJECTS and not text[:1].isupper() and not tokens[0].isdigit():
             value -= 0.6  # a clause from inside a sentence that opens on a verb: a fragment
         value -= sum(2.5 if t not in STOPWORDS else 1.0 for t in doubtful & set(tokens))  # a likely mishearing
@@ -87,23 +105,35 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
 def candidates(words: list[dict]) -> list[tuple[str, bool, bool]]:
     """(text, opens its sentence, whole) for the clip's sentences, their clauses, pairs of
     clauses (whole), and their openings cut before a subordinate clause or a phrase ("I
-    looked back at the diner | to see if …", not whole), cleaned to headline form."""
+    looked back at the diner | to see if …", not whole), cleaned to headline form; a
+    sentence with a clause that only describes (", which is sweeping the nation,") is
+    also read without it, and one that opens on its setting ("In all parts of the country,")
+    without that too."""
     out = []
     for sentence in _sentences(words):
         text = clean(sentence)
         if not text:
             continue
-        clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
-        pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
-                  *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
-        cuts = []
-        for piece, first in pieces:
-            split = piece.split()
-            cuts += [(" ".join(split[:k]), first) for k in range(MIN_WORDS, len(split))
-                     if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
-        out += [(clean(p), first, n <= len(clauses)) for n, (p, first) in enumerate(pieces) if clean(p)]
-        out += [(clean(p), first, False) for p, first in cuts if clean(p)]
+        lean = _RELATIVE.sub(" ", text)
+        head, _, rest = lean.partition(", ")  # "In all parts of the country, the wave …": the claim
+        bare = rest if rest and normal(head)[:1] and normal(head)[0] in SETTING and len(rest.split()) >= MIN_WORDS \
+            else lean
+        for variant in dict.fromkeys((text, lean, bare)):
+            out += _pieces(variant)
     return out
+
+
+def _pieces(text: str) -> list[tuple[str, bool, bool]]:
+    clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
+    pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
+              *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
+    cuts = []
+    for piece, first in pieces:
+        split = piece.split()
+        cuts += [(" ".join(split[:k]), first) for k in range(MIN_WORDS, len(split))
+                 if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
+    return ([(clean(p), first, n <= len(clauses)) for n, (p, first) in enumerate(pieces) if clean(p)]
+            + [(clean(p), first, False) for p, first in cuts if clean(p)])
 
 
 def _sentences(words: list[dict], keep_words: bool = False) -> list:
@@ -111,9 +141,15 @@ def _sentences(words: list[dict], keep_words: bool = False) -> list:
     for w in words:
         current.append(w)
         if ends_sentence(w["word"]) or w is words[-1]:
-            out.append(current if keep_words else " ".join(x["word"] for x in current))
+            out.append(current if keep_words else _join(current))
             current = []
     return out
+
+
+def _join(words: list[dict]) -> str:
+    """Words back into text, with spaces only where Whisper heard a word boundary ("R&D",
+    "high-quality", not "R &D")."""
+    return "".join((" " if w.get("space", True) and n else "") + w["word"].strip() for n, w in enumerate(words))
 
 
 def clean(text: str) -> str:
@@ -139,7 +175,7 @@ def hook(words: list[dict], title: str, talk_counts: dict[str, int]) -> str:
     each word Whisper was unsure of."""
     scored = []
     for sentence in _sentences(words, keep_words=True):
-        text = " ".join(w["word"] for w in sentence)
+        text = _join(sentence)
         tokens = [t for t in normal(text) if t not in STOPWORDS and len(t) > 2]
         if len(normal(text)) < 3:
             continue

@@ -13,7 +13,9 @@ openai-whisper (PyTorch; WHISPER_ENGINE=openai-whisper) on the same weights.
   deterministic key before the next starts: after a crash, finished chunks are read back,
   not transcribed again. Progress is audio seconds done / duration.
 * Each word gets a voice print (``clips.voice``: its MFCC 1-12, from the chunk already
-  decoded, a few seconds for a 2-hour talk), so clip_lookup can tell a change of speaker.
+  decoded, a few seconds for a 2-hour talk), so clip_lookup can tell a change of speaker,
+  and the word after a jump in the room's sound, or (a file with video) after a cut in the
+  picture, its ``scene`` (``clips.scenes``), so no film clip glues two scenes.
 * No speech at all fails the video permanently with cause ``no_speech``.
 * Deadline: 300 s + CLIPQUEUE_TRANSCRIPT_TIMEOUT_FACTOR x the audio's length. Cancellation,
   a lost lease or the deadline stop it after the segment being decoded (seconds).
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import json
 
-from workers.pipeline.clips import voice
+from workers.pipeline.clips import scenes, voice
 from workers.pipeline.storage import video_key
 from workers.pipeline.whisper.chunks import plan_chunks
 from workers.pipeline.whisper.engines import SAMPLE_RATE, transcribe_chunk
@@ -70,6 +72,7 @@ def run(video, ctx) -> dict:
             heard = max(heard, start + len(audio))
             part = voice.annotate(transcribe_chunk(engine, audio, start / SAMPLE_RATE, progress), audio,
                                   start / SAMPLE_RATE)  # who speaks: clip_lookup tells turns by it
+            scenes.annotate(part, audio, start / SAMPLE_RATE)  # where the room changes: scenes
             del audio
             storage.put_bytes(key, json.dumps(part).encode())
         keys.append(key)
@@ -78,6 +81,8 @@ def run(video, ctx) -> dict:
         ctx.raise_if_cancelled()
     for number, segment in enumerate(segments):
         segment["id"] = number
+    if source.get("video_codec"):  # the picture's cuts: no film clip spans one
+        scenes.mark_video_cuts(segments, scenes.video_cuts(path, ffmpeg))
     words = sum(len(s["words"]) for s in segments)
     if words == 0:
         raise PermanentError("no_speech", "no speech was found in the video")
