@@ -49,7 +49,7 @@ def build_hooks(settings: Settings, storage) -> "Hooks":
     def observe_metrics(conn, video, step: str, output: dict) -> None:
         metrics.observe(video, step, output)
 
-    return Hooks(on_final=lambda video, status: discard_work(settings, video.id),
+    return Hooks(on_final=lambda video, status: discard_work(settings, video.id, storage, video),
                  on_checkpoint=(observe_metrics, index_hook(storage)),
                  maintenance_tasks=maintenance_tasks(storage))
 

@@ -97,7 +97,8 @@ def run(video, ctx) -> dict:
         ctx.report_progress(done[0] / len(clips))
         return {"rank": clip["rank"], "start": clip["start"], "end": clip["end"], "duration": clip["duration"],
                 "title": clip.get("title"), "hook": clip.get("hook"), "reason": clip.get("reason"),
-                "score": clip.get("score"), "text": clip["text"], "files": keys, "rendered_now": rendered}
+                "score": clip.get("score"), "text": clip["text"], "files": keys, "rendered_now": rendered,
+                **({"band_note": clip["band_note"]} if clip.get("band_note") else {})}
 
     with ThreadPoolExecutor(max_workers=max(1, settings.render_parallel)) as pool:
         results = list(pool.map(render, clips))
