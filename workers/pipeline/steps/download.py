@@ -10,9 +10,9 @@ resume, stall deadline, classified errors).
   download is not repeated.
 * Work files live under ``<data_dir>/work/<id>/download`` (a ``.part`` file resumes a
   retried download); ``discard_work`` removes them once the job has ended for good, and an
-  upload's chunks with them; a ``disk_full`` download removes them at once (a kept partial
-  file would keep the disk full). A full disk while an upload is assembled or stored is
-  ``disk_full`` (transient), with no partial file left.
+  upload's chunks with them; a ``disk_full`` removes them at once (a kept partial file would
+  keep the disk full). A full disk while an upload is assembled or stored is ``disk_full``
+  (transient), with no partial file left.
 """
 from __future__ import annotations
 
