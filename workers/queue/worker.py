@@ -38,6 +38,7 @@ from workers.queue import jobs as queue
 from workers.queue.completer import Outcome
 from workers.queue.db import Backoff, connect
 from workers.queue.embedded import EmbeddedSupervisor
+from workers.queue.errors import LeaseLost
 from workers.queue.executor import Executor, StepTable
 from workers.queue.heartbeat import Heartbeat
 from workers.queue.hooks import Hooks
@@ -218,8 +219,8 @@ class Worker:
                 chain = () if self._stopping.is_set() else self.steps
                 running = job
                 ran = self.executor.run(job)  # no transaction, no connection in use
-                if self._released.is_set():  # its lease was handed back at shutdown: write nothing
-                    job = running = None
+                if self._released.is_set() and isinstance(ran.error, LeaseLost):
+                    job = running = None  # aborted, its lease handed back at shutdown: write nothing
                     break
                 outcome = self.completer.record(conn, ran, continue_steps=chain)
                 running = None
