@@ -16,7 +16,7 @@ import pytest
 
 from workers.queue.embedded import embedded_database_url, embedded_running, stop_embedded
 
-from .conftest import REPO, wait_for
+from .conftest import REPO, embedded_home, remove_embedded, wait_for
 
 
 def env_for(data: Path) -> dict:
@@ -38,11 +38,10 @@ def answers(url: str) -> bool:
 
 
 @pytest.fixture
-def data(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+def data():
+    data = embedded_home("data")  # outside pytest's tree: see embedded_home
     yield data
-    stop_embedded(data)
+    remove_embedded(data)
 
 
 def cli(data: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
