@@ -10,11 +10,16 @@
     python -m workers reindex             (rebuild the search index from the transcripts)
     python -m workers migrate             python -m workers db-url
     python -m workers db-stop             (stops the embedded Postgres)
+
+On the embedded Postgres (no DATABASE_URL), a one-shot command that had to start the server
+stops it again when it exits (unless another process has joined it meanwhile); ``run`` and
+``db-url`` leave it running (they are how you start it for others).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from workers.pipeline.table import STEPS
@@ -66,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="delete older events (default CLIPQUEUE_EVENT_RETENTION_DAYS)")
     sub.add_parser("reindex", help="rebuild the search index of every transcribed video")
     sub.add_parser("migrate", help="apply pending migrations")
-    sub.add_parser("db-url", help="print the database URL in use (starts the embedded one)")
+    sub.add_parser("db-url", help="print the database URL in use (starts the embedded one and leaves it running)")
     sub.add_parser("db-stop", help="stop the embedded Postgres of CLIPQUEUE_DATA_DIR (no-op with DATABASE_URL)")
     return p
 
@@ -81,9 +86,7 @@ def _or(value, default):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from workers.queue import jobs as queue
     from workers.queue.bootstrap import configure_logging, prepare_database
-    from workers.queue.db import connect
     from workers.settings import Settings
 
     settings = Settings.from_env()
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings, log_file=log_path(settings), console=args.verbose)
     else:
         configure_logging(settings)
+    if args.command not in ("run", "process"):  # an operator's command prints its answer, not pgserver's steps
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
     if args.command == "db-stop":
         from workers.queue.embedded import stop_embedded
 
@@ -102,11 +107,22 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped" if stop_embedded(settings.data_dir) else "not running")
         return 0
     started_here = False
-    if args.command == "process" and not settings.database_url:
+    if args.command not in ("run", "db-url") and not settings.database_url:
         from workers.queue.embedded import embedded_running
 
         started_here = not embedded_running(settings.data_dir)  # then it is this command's to stop
-    url = prepare_database(settings)
+    try:
+        return _command(args, settings, prepare_database(settings))
+    finally:
+        if started_here:  # a one-shot command leaves no server behind it unless others use it
+            from workers.queue.embedded import release_embedded
+
+            release_embedded(settings.data_dir)
+
+
+def _command(args, settings, url: str) -> int:
+    from workers.queue import jobs as queue
+    from workers.queue.db import connect
 
     if args.command == "run":
         from workers.queue.worker import Worker
@@ -138,13 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "process":
         from workers.pipeline.process import process
 
-        try:
-            return process(args.target, settings, url, aspect=args.aspect, captions=args.captions)
-        finally:
-            if started_here:  # a one-shot command leaves no server behind it unless others use it
-                from workers.queue.embedded import release_embedded
-
-                release_embedded(settings.data_dir)
+        return process(args.target, settings, url, aspect=args.aspect, captions=args.captions)
     if args.command in ("migrate", "db-url"):
         print(url if args.command == "db-url" else "migrations up to date")
         return 0
