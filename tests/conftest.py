@@ -31,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO / "tests" / "media")
 TABLES = ("videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, "
           "step_concurrency_limits, webhook_subscriptions, webhook_deliveries, uploads, transcript_segments, "
-          "ask_usage, search_configs")
+          "ask_usage, search_configs, step_checkpoints_retired")
 
 
 def embedded_home(name: str) -> Path:

@@ -113,7 +113,7 @@ def test_the_process_command_stops_the_server_it_started_and_db_stop_stops_one(d
     assert "initdb" in logged and " INFO workers.queue.worker " in logged
     # -v shows them on the terminal too (the video is done: its clips are printed at once)
     again = cli(data, "process", "-v", str(media / "jfk.flac"), timeout=300)
-    assert again.returncode == 0 and "already submitted" in again.stdout and " INFO " in again.stderr
+    assert again.returncode == 0 and "already done with these options" in again.stdout and " INFO " in again.stderr
     assert not (data / "postgres" / "postmaster.pid").exists(), "process left its Postgres running"
     # the operator command stops one that is running
     assert cli(data, "db-url").returncode == 0 and embedded_running(data)

@@ -1,6 +1,9 @@
 """``python -m workers``: run workers, and the operator's CLI.
 
-    python -m workers process URL-OR-FILE [-v]  (the whole pipeline for one video, in-process)
+    python -m workers process URL-OR-FILE [--min-seconds S] [--max-seconds S] [--clips N]
+                              [--aspect 9:16] [--captions burned] [-v]
+                              (the whole pipeline for one video, in-process; again with
+                              other options: its clips made again, the transcript reused)
     python -m workers run [--steps transcript] [--concurrency N] [--burst]
     python -m workers submit URL          python -m workers status TOKEN
     python -m workers cancel TOKEN        python -m workers requeue TOKEN
@@ -44,10 +47,16 @@ def _parser() -> argparse.ArgumentParser:
 
     process = sub.add_parser("process", help="process one video end to end in this process, print its clips")
     process.add_argument("target", metavar="url-or-file")
+    process.add_argument("--min-seconds", type=float, metavar="S",
+                         help="shortest clip, 3-600 s (default CLIPQUEUE_CLIP_MIN_S)")
+    process.add_argument("--max-seconds", type=float, metavar="S",
+                         help="longest clip, 3-600 s, above --min-seconds (default CLIPQUEUE_CLIP_MAX_S)")
+    process.add_argument("--clips", type=int, metavar="N", help="at most N clips, 1-20 (default CLIPQUEUE_MAX_CLIPS)")
     process.add_argument("--aspect", choices=("original", "9:16", "1:1", "4:5"), default="original",
-                         help="the clips' frame (a centre crop for the others)")
+                         help="the clips' frame: the others follow the speaker's face (the whole frame over "
+                              "a blur where there is none); video only")
     process.add_argument("--captions", choices=("files", "burned", "none"), default="files",
-                         help="SRT + VTT files; burned: also in the picture; none")
+                         help="SRT + VTT files; burned: also in the picture (video only); none")
     process.add_argument("-v", "--verbose", action="store_true",
                          help="show the logs here too (they always go to <data dir>/logs/process.log)")
 
@@ -98,6 +107,21 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings)
     if args.command not in ("run", "process"):  # an operator's command prints its answer, not pgserver's steps
         logging.getLogger("pgserver").setLevel(logging.WARNING)
+    request = None
+    if args.command == "process":  # the command line is checked before any database starts
+        from workers.pipeline.options import InvalidOption
+        from workers.pipeline.process import InputError, request_for
+
+        try:
+            request = request_for(args.target, settings, {
+                "clip_min_seconds": args.min_seconds, "clip_max_seconds": args.max_seconds,
+                "max_clips": args.clips, "aspect": args.aspect, "captions": args.captions})
+        except InvalidOption as exc:
+            print(f"error: {_flag_words(exc.message)}", file=sys.stderr)
+            return 2
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "db-stop":
         from workers.queue.embedded import stop_embedded
 
@@ -112,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
 
         started_here = not embedded_running(settings.data_dir)  # then it is this command's to stop
     try:
-        return _command(args, settings, prepare_database(settings))
+        return _command(args, settings, prepare_database(settings), request)
     finally:
         if started_here:  # a one-shot command leaves no server behind it unless others use it
             from workers.queue.embedded import release_embedded
@@ -120,7 +144,15 @@ def main(argv: list[str] | None = None) -> int:
             release_embedded(settings.data_dir)
 
 
-def _command(args, settings, url: str) -> int:
+def _flag_words(message: str) -> str:
+    """The API's validation message, in the names of the command's flags."""
+    for field, flag in (("clip_min_seconds", "--min-seconds"), ("clip_max_seconds", "--max-seconds"),
+                        ("max_clips", "--clips"), ("aspect", "--aspect"), ("captions", "--captions")):
+        message = message.replace(f'"{field}"', flag)
+    return message
+
+
+def _command(args, settings, url: str, request=None) -> int:
     from workers.queue import jobs as queue
     from workers.queue.db import connect
 
@@ -154,7 +186,7 @@ def _command(args, settings, url: str) -> int:
     if args.command == "process":
         from workers.pipeline.process import process
 
-        return process(args.target, settings, url, aspect=args.aspect, captions=args.captions)
+        return process(request, settings, url)
     if args.command in ("migrate", "db-url"):
         print(url if args.command == "db-url" else "migrations up to date")
         return 0

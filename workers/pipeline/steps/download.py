@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workers.pipeline.fetcher.ytdlp import check_duration, fetch
-from workers.pipeline.media import probe, sha256_file
+from workers.pipeline.media import NOT_MEDIA, NOT_MEDIA_FILE, probe, sha256_file
 from workers.pipeline.storage import video_key
 from workers.pipeline.uploads import chunks
 from workers.queue.errors import PermanentError
@@ -42,7 +42,8 @@ def run(video, ctx) -> dict:
         else:
             path, title = fetch(video.source_url, _work_dir(settings, video.id), settings, ctx)
         try:
-            info = probe(path)  # not media / truncated -> permanent, before it reaches storage
+            # not media / truncated -> permanent, before it reaches storage
+            info = probe(path, not_media=NOT_MEDIA_FILE if upload or local_file else NOT_MEDIA)
             check_duration(info.duration, settings)
         except PermanentError:
             if upload:  # nothing will use these bytes: do not keep them
