@@ -22,8 +22,9 @@ from .test_api import assert_error, client, app  # noqa: F401 - fixtures
 WORDS = "This audiobook is in the public domain you can find the text".split()
 
 
-def staged(step_ctx, media, settings=None, **options):
-    """(video, ctx) for clip_generation on manifesto.mp4 (320x180), one 5 s clip of spoken words."""
+def staged(step_ctx, media, settings=None, clip_extra=None, **options):
+    """(video, ctx) for clip_generation on manifesto.mp4 (320x180), one 5 s clip of spoken words
+    (with ``clip_extra``'s keys added to the looked-up clip)."""
     source = media / "manifesto.mp4"
     video, ctx = step_ctx("clip_generation", options=options, **(settings or {}), checkpoints={
         "download": {"output": {"key": video_key(1, "download", "source"), "video_codec": "h264",
@@ -31,7 +32,7 @@ def staged(step_ctx, media, settings=None, **options):
         "clip_lookup": {"output": {"clips": [{
             "rank": 1, "start": 1.0, "end": 6.0, "duration": 5.0, "title": "t", "text": " ".join(WORDS),
             "words": [{"word": w, "start": 1.0 + i * 0.4, "end": 1.0 + i * 0.4 + 0.35, "space": True}
-                      for i, w in enumerate(WORDS)]}]}}})
+                      for i, w in enumerate(WORDS)], **(clip_extra or {})}]}}})
     ctx.services["storage"].put_file(video_key(1, "download", "source"), source)
     return video, ctx
 
@@ -41,6 +42,13 @@ def render(step_ctx, media, settings=None, **options):
     out = clip_generation.run(video, ctx)
     [clip] = out["clips"]
     return clip["files"], ctx.services["storage"]
+
+
+@pytest.mark.parametrize("note", ["the video is only 5.0 s long: the band's minimum cannot be met", None])
+def test_a_clips_band_note_reaches_the_public_result_and_only_when_there_is_one(step_ctx, media, note):
+    video, ctx = staged(step_ctx, media, None, {"band_note": note} if note else None, captions="none")
+    [public] = clip_generation.run(video, ctx)["result"]["clips"]
+    assert public.get("band_note") == note and ("band_note" in public) == bool(note)
 
 
 @pytest.mark.parametrize("aspect,size,native", [
