@@ -10,8 +10,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from workers.pipeline.media import probe
 from workers.pipeline.process import AUDIO_ONLY
+from workers.pipeline.steps import download
+from workers.pipeline.uploads import chunks
+from workers.queue.errors import PermanentError
 
 from .conftest import REPO
 
@@ -121,3 +126,19 @@ def test_other_options_make_the_clips_again_and_reuse_what_they_do_not_touch(db,
     retired = db.execute("SELECT step::text AS step, options FROM step_checkpoints_retired ORDER BY id").fetchall()
     assert [r["step"] for r in retired] == ["clip_generation", "clip_lookup", "clip_generation"]
     assert retired[0]["options"].get("aspect") is None and retired[1]["options"]["aspect"] == "1:1"
+
+
+def test_a_local_file_or_an_upload_that_is_not_media_is_the_file_not_the_url(step_ctx, tmp_path):
+    noise = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 16
+    local = tmp_path / "talk.mp4"
+    local.write_bytes(noise)
+    video, ctx = step_ctx("download", url=local.as_uri(), options={"local_file": str(local)})
+    with pytest.raises(PermanentError) as failed:
+        download.run(video, ctx)
+    assert (failed.value.cause, failed.value.message) == ("not_media", "the file is not a playable audio or video file")
+    step_ctx.storage.put_bytes(chunks.key("up1", 0), noise)
+    video, ctx = step_ctx("download", url="upload:up1", video_id=2,
+                          options={"upload": {"id": "up1", "chunks": [0]}, "filename": "talk.mp4"})
+    with pytest.raises(PermanentError) as failed:
+        download.run(video, ctx)
+    assert (failed.value.cause, failed.value.message) == ("not_media", "the file is not a playable audio or video file")
