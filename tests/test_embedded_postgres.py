@@ -62,8 +62,11 @@ def test_a_killed_embedded_postgres_is_brought_back_by_a_running_worker(data, tm
         os.kill(killed, signal.SIGKILL)
         wait_for(lambda: not answers(url), timeout=30, message="the server to go away")
         # nobody but the worker is there to bring it back
-        wait_for(lambda: embedded_running(data) and postmaster_pid(data) != killed and answers(url), timeout=90,
-                 interval=0.5, message="the worker to start Postgres again")
+        try:
+            wait_for(lambda: embedded_running(data) and postmaster_pid(data) != killed and answers(url), timeout=90,
+                     interval=0.5, message="the worker to start Postgres again")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{(tmp_path / 'worker.log').read_text()[-4000:]}") from None
         submitted = cli(data, "submit", "http://127.0.0.1:9/after-the-kill.mp4")
         assert submitted.returncode == 0, submitted.stderr[-2000:]
         token = json.loads(submitted.stdout)["token"]
