@@ -1,6 +1,8 @@
-"""Upload throughput and the API's memory during a big upload (tus, loopback).
+"""Upload throughput and the API's memory during a big upload (tus, loopback); or the cost
+of many small PATCHes.
 
     .venv/bin/python -m bench.uploads [--mb 2048] [--chunk-mb 8]
+    .venv/bin/python -m bench.uploads --patches 6000 [--patch-bytes 65536]
 
 Starts the API under gunicorn (the repo's gunicorn.py, one worker process) on the embedded
 Postgres (or DATABASE_URL), then uploads ``--mb`` megabytes of random bytes with the real
@@ -8,6 +10,12 @@ tuspy client in ``--chunk-mb`` chunks, sampling the gunicorn worker's resident m
 (psutil) while it runs. Prints MB/s next to a reference measured in the same run: a plain
 loopback copy of the same bytes through a socket (what the machine can move at all), and
 the memory at the start, the peak and the end (flat: it does not grow with the file).
+
+With ``--patches N`` it sends one upload as N PATCHes of ``--patch-bytes`` each, one after
+another on one keep-alive connection, and prints the time per PATCH over the first and the
+last tenth (a PATCH that costs more as the upload grows shows as a ratio above 1) and the
+size of the upload's row and of the uploads tables at the end. A PATCH the server refuses
+(a chunk under its minimum) ends the run with its status.
 """
 from __future__ import annotations
 
@@ -81,12 +89,54 @@ def loopback_reference(size: int) -> float:
     return (size / 1e6) / (time.perf_counter() - started)
 
 
+def small_patches(port: int, database_url: str, count: int, each: int) -> None:
+    """N PATCHes of ``each`` bytes, timed one by one; then the row and table sizes."""
+    import http.client
+    import statistics
+
+    import psycopg
+
+    tus = {"Tus-Resumable": "1.0.0"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/public/uploads", headers={**tus, "Upload-Length": str(count * each)})
+    created = conn.getresponse()
+    created.read()
+    path = created.getheader("Location")
+    body, times, refused = b"x" * each, [], None
+    for i in range(count):
+        started = time.perf_counter()
+        conn.request("PATCH", path, body=body, headers={**tus, "Upload-Offset": str(i * each),
+                                                        "Content-Type": "application/offset+octet-stream"})
+        answer = conn.getresponse()
+        text = answer.read()
+        times.append(time.perf_counter() - started)
+        if answer.status != 204:
+            refused = f"PATCH {i + 1} answered {answer.status}: {text.decode(errors='replace')[:200]}"
+            break
+    conn.close()
+    with psycopg.connect(database_url) as db:
+        row = db.execute("SELECT pg_column_size(u.*) FROM uploads u WHERE id = %s", (path.rsplit("/", 1)[1],)).fetchone()
+        tables = db.execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
+                            "WHERE c.relname IN ('uploads', 'upload_chunks') AND c.relkind = 'r'").fetchone()
+    tenth = max(1, len(times) // 10)
+    first, last = statistics.median(times[:tenth]) * 1e3, statistics.median(times[-tenth:]) * 1e3
+    print(f"{len(times)} PATCHes of {each} bytes ({sum(times):.1f} s): median {first:.2f} ms over the first tenth, "
+          f"{last:.2f} ms over the last (last / first = {last / first:.2f})")
+    print(f"the upload's row: {row[0]:,} bytes; the uploads tables: {int(tables[0]):,} bytes")
+    if refused:
+        print(refused)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=int, default=2048)
     parser.add_argument("--chunk-mb", type=int, default=8)
+    parser.add_argument("--patches", type=int, default=0, help="send N small PATCHes instead (see above)")
+    parser.add_argument("--patch-bytes", type=int, default=65536)
     args = parser.parse_args(argv)
     size = args.mb * 1024 * 1024
+    if args.patches:
+        args.mb = max(args.mb, (args.patches * args.patch_bytes >> 20) + 1)
     from tusclient import client as tus
 
     work = Path(tempfile.mkdtemp(prefix="clipqueue-upload-bench-"))
@@ -108,6 +158,12 @@ def main(argv=None) -> int:
                 if time.monotonic() > deadline or api.poll() is not None:
                     raise RuntimeError((work / "api.log").read_text()[-2000:])
                 time.sleep(0.2)
+        if args.patches:
+            from workers.queue.embedded import embedded_database_url
+
+            small_patches(port, os.environ.get("DATABASE_URL") or embedded_database_url(work / "data"), args.patches,
+                          args.patch_bytes)
+            return 0
         worker = next(iter(psutil.Process(api.pid).children()))
         reference = loopback_reference(min(size, 1 << 30))
         start_rss = worker.memory_info().rss

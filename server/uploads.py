@@ -4,30 +4,27 @@ OPTIONS says what the server speaks; POST (``Upload-Length``, optional ``Upload-
 ``filename``, the clip options (band, count, aspect, captions), ``callback_url``) creates an upload; HEAD says its offset;
 PATCH (``application/offset+octet-stream`` at ``Upload-Offset``) appends a chunk; DELETE
 drops an unfinished one. The size cap (CLIPQUEUE_MAX_FILESIZE_MB) is checked before a byte is
-stored. A PATCH holds the upload's writer lease while it streams (a concurrent PATCH gets
-409); the bytes that arrived before a dropped connection are kept, so a client resumes from
-the offset HEAD gives. The last chunk makes a video in the queue (the token is in
-``ClipQueue-Token``), whose download step assembles and registers the file.
+stored, and so is the disk: a chunk needs CLIPQUEUE_MIN_FREE_MB plus its own size free (507
+otherwise). A chunk is at least ``chunks.MIN_CHUNK`` bytes unless it ends the upload. A PATCH
+holds the upload's writer lease while it streams (a concurrent PATCH gets 409) and writes
+only its own object (``server/tus.py``); the bytes that arrived before a dropped connection
+are kept, so a client resumes from the offset HEAD gives. The last chunk makes a video in
+the queue (the token is in ``ClipQueue-Token``), whose download step assembles and registers
+the file.
 """
 from __future__ import annotations
 
-import base64
-import binascii
-import os
 import secrets
-import tempfile
 from datetime import timezone
 from email.utils import format_datetime
-from pathlib import Path
 
 from flask import Blueprint, Response, request, url_for
-from werkzeug.exceptions import ClientDisconnected
 
-from workers.pipeline import metrics
 from workers.pipeline.uploads import chunks, store
 from workers.pipeline.webhooks import store as webhooks
 from workers.queue import jobs as queue
 
+from . import tus
 from .errors import ApiError
 from .state import state
 from .submissions import callback_url, clip_options
@@ -36,9 +33,6 @@ blueprint = Blueprint("uploads", __name__, url_prefix="/public/uploads")
 
 TUS_VERSION = "1.0.0"
 EXTENSIONS = "creation,termination,expiration"
-METADATA_KEYS = ("filename", "clip_min_seconds", "clip_max_seconds", "max_clips", "aspect", "captions",
-                 "callback_url")
-BLOCK = 1024 * 1024
 
 
 @blueprint.after_request
@@ -72,15 +66,15 @@ def options():
 
 @blueprint.post("")
 def create():
-    length = _integer_header("Upload-Length")
+    length = tus.integer_header("Upload-Length")
     if length is None:
         raise ApiError(400, "missing_upload_length", "send Upload-Length (deferred lengths are not supported)")
     if length > _max_bytes():
         raise ApiError(413, "upload_too_large", f"the file is over the {state().settings.max_filesize_mb:.0f} MB limit")
     if length == 0:
         raise ApiError(400, "empty_upload", "an empty file is not a video")
-    metadata = _metadata(request.headers.get("Upload-Metadata", ""))
-    numbers = {k: _number(k, v) for k, v in metadata.items() if k in ("clip_min_seconds", "clip_max_seconds",
+    metadata = tus.metadata(request.headers.get("Upload-Metadata", ""))
+    numbers = {k: tus.number(k, v) for k, v in metadata.items() if k in ("clip_min_seconds", "clip_max_seconds",
                                                                        "max_clips")}
     options = clip_options({**numbers, **{k: v for k, v in metadata.items() if k in ("aspect", "captions")}})
     callback = callback_url(metadata)
@@ -112,39 +106,59 @@ def head(upload_id: str):
 def patch(upload_id: str):
     if request.mimetype != "application/offset+octet-stream":
         raise ApiError(415, "unsupported_media_type", "send the bytes as application/offset+octet-stream")
-    offset = _integer_header("Upload-Offset")
+    offset = tus.integer_header("Upload-Offset")
     if offset is None:
         raise ApiError(400, "missing_upload_offset", "send Upload-Offset")
     upload = _upload(upload_id)
     if upload["video_token"] is not None:
         raise ApiError(409, "upload_finished", "this upload is complete")
-    size = request.content_length
-    if size is not None and offset + size > upload["length"]:
+    if offset != upload["received"]:  # checked again, atomically, when the lease is taken
+        raise ApiError(409, "offset_mismatch", f"the upload is at offset {upload['received']}; HEAD it and resume "
+                                               "there")
+    size, room = request.content_length, upload["length"] - offset
+    if size is not None and size > room:
         raise ApiError(413, "upload_too_large", "the chunk goes past the Upload-Length given at creation")
+    expected = room if size is None else size
+    if 0 < expected < min(chunks.MIN_CHUNK, room):
+        raise ApiError(400, "chunk_too_small", f"a chunk is at least {chunks.MIN_CHUNK} bytes, unless it is the "
+                                               "upload's last")
     app_state = state()
-    writer = f"{os.getpid()}/{secrets.token_hex(6)}"
-    with app_state.pool.connection() as conn:
-        taken = store.take_writer(conn, upload_id, offset=offset, writer=writer)
-        now_at = None if taken else store.get(conn, upload_id)["received"]
-    if taken is None:
+    pool, storage, settings = app_state.pool, app_state.storage, app_state.settings
+    if not chunks.has_room(free=storage.free_bytes(), min_free=int(settings.min_free_mb * 1024 * 1024),
+                           length=expected):
+        raise tus.insufficient_storage()
+    attempt = secrets.token_hex(4)
+    writer, key = tus.writer_id(attempt), chunks.key(upload_id, offset, attempt)
+    lease_s = settings.upload_writer_lease_s
+    if not tus.take_writer(pool, storage, upload_id, offset=offset, writer=writer, key=key, lease_s=lease_s):
+        with pool.connection() as conn:
+            now = store.get(conn, upload_id)
+        if now is None:
+            raise ApiError(404, "unknown_upload", "no such upload")
+        now_at = now["received"]
         raise ApiError(409, "offset_mismatch", f"the upload is at offset {now_at} (or another request is writing "
                                                "it); HEAD it and resume there")
     try:
-        received, dropped = _store_chunk(upload_id, offset, upload["length"] - offset)
-    except BaseException:
-        with app_state.pool.connection() as conn:
-            store.release_writer(conn, upload_id, writer=writer)
-        raise
-    with app_state.pool.connection() as conn:
-        if received:
-            moved = store.add_chunk(conn, upload_id, offset=offset, size=received, writer=writer,
-                                    ttl_seconds=app_state.settings.upload_ttl_s)
-        else:
-            store.release_writer(conn, upload_id, writer=writer)
-            moved = {"received": offset}
-        if moved is None:
-            raise ApiError(409, "offset_mismatch", "the writer lease expired while the chunk was stored; resume")
+        received, dropped = tus.store_chunk(pool, storage, upload_id, writer=writer, key=key, room=room,
+                                          lease_s=lease_s)
+    except BaseException as exc:
+        answer = tus.failed_store(pool, storage, upload_id, writer=writer, key=key, exc=exc)
+        if answer is None:
+            raise
+        raise answer from None
+    keep = received >= chunks.MIN_CHUNK or 0 < received == room  # a dropped bit below the minimum is not kept
+    if not keep:
+        tus.give_up(pool, storage, upload_id, writer=writer, key=key)
+        received = 0
+    with pool.connection() as conn:
+        if keep and store.add_chunk(conn, upload_id, offset=offset, size=received, attempt=attempt, writer=writer,
+                                    ttl_seconds=settings.upload_ttl_s) is None:
+            tus.give_up(pool, storage, upload_id, writer=writer, key=key)
+            raise ApiError(409, "offset_mismatch", "the writer lease ended (or the upload was deleted) while the "
+                                                   "chunk was stored; HEAD it and resume there")
         upload = store.get(conn, upload_id)
+        if upload is None:
+            raise ApiError(404, "unknown_upload", "no such upload")  # deleted while the chunk streamed
         if upload["received"] == upload["length"]:
             _make_video(conn, upload)
             upload = store.get(conn, upload_id)
@@ -162,14 +176,16 @@ def delete(upload_id: str):
         removed = store.delete(conn, upload_id)
     if removed is None:
         raise ApiError(409, "upload_finished", "this upload is complete; its video stays")
-    chunks.discard(app_state.storage, upload_id, removed["chunks"])
+    chunks.discard_listed(app_state.storage, upload_id, removed["chunks"], removed["writer_key"])
     return Response(status=204)
 
 
 # ---------------------------------------------------------------- helpers
 def _upload(upload_id: str) -> dict:
+    if not tus.UPLOAD_ID.fullmatch(upload_id):
+        raise ApiError(404, "unknown_upload", "no such upload")  # never an id we made (a NUL, a slash...)
     with state().pool.connection() as conn:
-        upload = store.get(conn, upload_id) if len(upload_id) <= 64 else None
+        upload = store.get(conn, upload_id)
     if upload is None:
         raise ApiError(404, "unknown_upload", "no such upload")
     if upload["expired"] and upload["video_token"] is None:
@@ -184,33 +200,9 @@ def _finished_or_expiry(upload: dict) -> dict:
     return {"Upload-Expires": _http_date(upload["expires_at"])}
 
 
-def _store_chunk(upload_id: str, offset: int, room: int) -> tuple[int, bool]:
-    """Stream the body (at most ``room`` bytes) to a chunk object; (bytes kept, dropped?)."""
-    request.max_content_length = room  # this route's cap is the upload's, not the JSON one
-    storage = state().storage
-    received, dropped = 0, False
-    with tempfile.NamedTemporaryFile(prefix="chunk-", dir=os.environ.get("TMPDIR")) as part:
-        try:
-            while received < room:
-                block = request.stream.read(min(BLOCK, room - received))
-                if not block:
-                    break
-                part.write(block)
-                received += len(block)
-        except (ClientDisconnected, OSError):
-            dropped = True  # keep what arrived: the client resumes from there
-        if received:
-            part.flush()
-            key = chunks.key(upload_id, offset)
-            storage.delete(key)  # a chunk an interrupted PATCH left at this offset (the lease is ours)
-            storage.put_file(key, Path(part.name))
-            metrics.UPLOAD_BYTES.inc(received)
-    return received, dropped
-
-
 def _make_video(conn, upload: dict) -> None:
     source = f"upload:{upload['id']}"
-    options = {**upload["options"], "upload": {"id": upload["id"], "chunks": list(upload["chunks"]),
+    options = {**upload["options"], "upload": {"id": upload["id"], "chunks": store.chunk_list(conn, upload["id"]),
                                                "length": upload["length"]}}
     if upload["filename"]:
         options["filename"] = upload["filename"]
@@ -224,35 +216,3 @@ def _make_video(conn, upload: dict) -> None:
 
 def _http_date(moment) -> str:
     return format_datetime(moment.astimezone(timezone.utc), usegmt=True)
-
-
-def _integer_header(name: str) -> int | None:
-    raw = request.headers.get(name)
-    if raw is None:
-        return None
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 18:
-        raise ApiError(400, f"invalid_{name.lower().replace('-', '_')}", f"{name} must be a whole number of bytes")
-    return int(raw)
-
-
-def _metadata(header: str) -> dict:
-    """tus Upload-Metadata: comma-separated ``key base64(value)`` pairs."""
-    found = {}
-    for pair in filter(None, (p.strip() for p in header.split(","))):
-        key, _, value = pair.partition(" ")
-        if key not in METADATA_KEYS:
-            raise ApiError(400, "unknown_metadata", f"unknown Upload-Metadata key {key[:40]!r}; accepted: "
-                                                    f"{', '.join(METADATA_KEYS)}")
-        try:
-            found[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8") if value else ""
-        except (binascii.Error, UnicodeDecodeError):
-            raise ApiError(400, "invalid_metadata", f"Upload-Metadata {key}: not base64 of UTF-8 text") from None
-    return found
-
-
-def _number(key: str, value: str):
-    try:
-        return int(value) if key == "max_clips" else float(value)
-    except ValueError:
-        raise ApiError(400, f"invalid_{'max_clips' if key == 'max_clips' else 'clip_length'}",
-                       f"Upload-Metadata {key} must be a number") from None

@@ -16,7 +16,7 @@ from server import create_app
 from workers.pipeline.storage import LocalStorage
 from workers.pipeline.table import STEPS, default_step_table
 from workers.pipeline.services import build_services
-from workers.pipeline.uploads import chunks
+from workers.pipeline.uploads import chunks, store
 from workers.queue import jobs as queue
 from workers.queue.worker import Worker
 
@@ -98,7 +98,13 @@ def _raw_patch(base: str, url: str, *, offset: int, declared: int, body: bytes) 
             pass
 
 
-def test_concurrent_patches_at_one_offset_one_wins_the_other_gets_409(live):
+def stored(db, upload_id: str) -> list[str]:
+    """The object keys of an upload's stored chunks, in order (the database's truth)."""
+    with_rows = store.chunk_list(db, upload_id)
+    return [chunks.key(upload_id, start, attempt) for start, attempt in with_rows]
+
+
+def test_concurrent_patches_at_one_offset_one_wins_the_other_gets_409(live, db):
     client = live["client"]
     created = client.post("/public/uploads", headers={**TUS, "Upload-Length": "1000"})
     path = created.headers["Location"]
@@ -107,21 +113,22 @@ def test_concurrent_patches_at_one_offset_one_wins_the_other_gets_409(live):
     slow = socket.create_connection((host, int(port)))
     slow.sendall((f"PATCH {path} HTTP/1.1\r\nHost: {host}\r\nTus-Resumable: 1.0.0\r\n"
                   "Content-Type: application/offset+octet-stream\r\nUpload-Offset: 0\r\n"
-                  "Content-Length: 600\r\n\r\n").encode() + b"a" * 100)
+                  "Content-Length: 1000\r\n\r\n").encode() + b"a" * 100)
     wait_for(lambda: live["app"].extensions["clipqueue"].pool.connection().__enter__().execute(
         "SELECT writer FROM uploads").fetchone()["writer"] is not None, timeout=10, message="the slow PATCH to start")
     # ... so a second one at the same offset is refused, and writes nothing.
-    second = client.patch(path, data=b"b" * 600, headers={**TUS, "Upload-Offset": "0",
+    second = client.patch(path, data=b"b" * 1000, headers={**TUS, "Upload-Offset": "0",
                                                           "Content-Type": "application/offset+octet-stream"})
     assert_error(second, 409, "offset_mismatch")
-    slow.sendall(b"a" * 500)
+    slow.sendall(b"a" * 900)
     slow.settimeout(10)
     assert b"204" in slow.recv(4096).split(b"\r\n")[0]
     slow.close()
     head = client.head(path, headers=TUS)
-    assert head.headers["Upload-Offset"] == "600"
-    stored = live["storage"].local_path(chunks.key(path.rsplit("/", 1)[1], 0)).read_bytes()
-    assert stored == b"a" * 600  # the winner's bytes, untouched by the loser
+    assert head.headers["Upload-Offset"] == "1000"
+    [key] = stored(db, path.rsplit("/", 1)[1])
+    assert live["storage"].get_bytes(key) == b"a" * 1000  # the winner's bytes, untouched by the loser
+    assert len(list((live["storage"].root / chunks.PREFIX).rglob("*.*"))) == 1  # and nothing of the loser's
 
 
 def test_the_size_cap_holds_before_a_byte_is_stored(live):
@@ -165,24 +172,26 @@ def test_bad_requests_get_clear_json_errors(live):
 
 def test_termination_and_expiry(live, db):
     client = live["client"]
-    path = client.post("/public/uploads", headers={**TUS, "Upload-Length": "10"}).headers["Location"]
-    client.patch(path, data=b"12345", headers={**TUS, "Upload-Offset": "0",
-                                               "Content-Type": "application/offset+octet-stream"})
+    path = client.post("/public/uploads", headers={**TUS, "Upload-Length": str(chunks.MIN_CHUNK + 10)}).headers["Location"]
+    client.patch(path, data=b"1" * chunks.MIN_CHUNK, headers={**TUS, "Upload-Offset": "0",
+                                                               "Content-Type": "application/offset+octet-stream"})
     upload_id = path.rsplit("/", 1)[1]
-    assert live["storage"].exists(chunks.key(upload_id, 0))
+    [key] = stored(db, upload_id)
+    assert live["storage"].exists(key)
     assert client.delete(path, headers=TUS).status_code == 204
-    assert client.head(path, headers=TUS).status_code == 404 and not live["storage"].exists(chunks.key(upload_id, 0))
+    assert client.head(path, headers=TUS).status_code == 404 and not live["storage"].exists(key)
     # An upload left alone expires: HEAD says 410, and the hygiene drops it and its chunks.
-    other = client.post("/public/uploads", headers={**TUS, "Upload-Length": "10"})
+    other = client.post("/public/uploads", headers={**TUS, "Upload-Length": str(chunks.MIN_CHUNK + 10)})
     assert "Upload-Expires" in other.headers
     path = other.headers["Location"]
-    client.patch(path, data=b"123", headers={**TUS, "Upload-Offset": "0",
-                                             "Content-Type": "application/offset+octet-stream"})
+    client.patch(path, data=b"1" * chunks.MIN_CHUNK, headers={**TUS, "Upload-Offset": "0",
+                                                               "Content-Type": "application/offset+octet-stream"})
+    [key] = stored(db, path.rsplit("/", 1)[1])
     db.execute("UPDATE uploads SET expires_at = now() - interval '1 minute'")
     assert client.head(path, headers=TUS).status_code == 410
     assert chunks.prune_expired(db, live["storage"]) == 1
     assert db.execute("SELECT count(*) AS n FROM uploads").fetchone()["n"] == 0
-    assert not live["storage"].exists(chunks.key(path.rsplit("/", 1)[1], 0))
+    assert not live["storage"].exists(key)
     assert queue.pending_work(db, STEPS) == 0  # no video was made of either
 
 
@@ -190,9 +199,11 @@ def test_an_upload_whose_last_patch_died_before_making_the_video_gets_it_at_the_
     client = live["client"]
     path = client.post("/public/uploads", headers={**TUS, "Upload-Length": "4"}).headers["Location"]
     upload_id = path.rsplit("/", 1)[1]
-    # What a crash between storing the last chunk and enqueueing leaves: every byte, no video.
+    # What a crash between storing the last chunk and enqueueing leaves: every byte, no video
+    # (here a chunk stored before chunk keys had an attempt suffix).
     live["storage"].put_bytes(chunks.key(upload_id, 0), b"abcd")
-    db.execute("UPDATE uploads SET received = 4, chunks = '{0}' WHERE id = %s", (upload_id,))
+    db.execute("UPDATE uploads SET received = 4 WHERE id = %s", (upload_id,))
+    db.execute("INSERT INTO upload_chunks (upload_id, start, size, attempt) VALUES (%s, 0, 4, '')", (upload_id,))
     head = client.head(path, headers=TUS)
     token = head.headers["ClipQueue-Token"]
     assert client.head(path, headers=TUS).headers["ClipQueue-Token"] == token  # made once
@@ -214,13 +225,38 @@ def test_two_api_machines_take_parts_of_one_upload_on_s3(database_url, db, setti
         done = second.patch(path, data=data[half:], headers={**octets, "Upload-Offset": str(half)})
         assert done.status_code == 204 and done.headers["Upload-Offset"] == str(len(data))
         token = done.headers["ClipQueue-Token"]
+        keys = stored(db, path.rsplit("/", 1)[1])
+        assert all(s3.exists(k) for k in keys)
         services = {**build_services(run_settings), "storage": s3}
         Worker(database_url, default_step_table(), steps=STEPS, settings=run_settings, services=services,
                burst=True).run()
         assert queue.job_by_token(db, token)["status"] == "done"
         assert s3.get_bytes("videos/1/download/source") == data
-        assert not s3.exists(chunks.key(path.rsplit("/", 1)[1], 0))  # the chunks were dropped
+        assert len(keys) == 2 and not any(s3.exists(k) for k in keys)  # the chunks were dropped
     finally:
         for app in apps:
             app.extensions["clipqueue"].pool.close()
 
+
+
+def test_a_writer_that_died_on_another_machine_frees_the_upload_within_the_lease(database_url, db, settings,
+                                                                                  tmp_path):
+    """The writer lease is CLIPQUEUE_UPLOAD_WRITER_LEASE_S (here 1 s): a PATCH takes it for that
+    long, and a PATCH on another machine that died mid-body (its lease taken, never pushed on
+    nor given back) leaves the upload free for a PATCH through another API host within it."""
+    run_settings = settings.replace(data_dir=tmp_path / "data", max_filesize_mb=8, upload_writer_lease_s=1.0)
+    app = create_app({"settings": run_settings, "database_url": database_url,
+                      "storage": LocalStorage(run_settings.data_dir / "storage")})
+    try:
+        client = app.test_client()
+        octets = {**TUS, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"}
+        other = client.post("/public/uploads", headers={**TUS, "Upload-Length": "10"}).headers["Location"]
+        upload_id = other.rsplit("/", 1)[1]
+        assert store.take_writer(db, upload_id, offset=0, writer="elsewhere/1/x", key="k", lease_seconds=1.0)
+        assert_error(client.patch(other, data=b"c" * 10, headers=octets), 409, "offset_mismatch")
+        resumed = wait_for(lambda: client.patch(other, data=b"c" * 10, headers=octets).status_code == 204,
+                           timeout=15, interval=0.2, message="the dead PATCH's lease to lapse")
+        assert resumed and client.head(other, headers=TUS).headers["Upload-Offset"] == "10"
+        assert db.execute("SELECT writer FROM uploads WHERE id = %s", (upload_id,)).fetchone()["writer"] is None
+    finally:
+        app.extensions["clipqueue"].pool.close()

@@ -175,6 +175,7 @@ class Settings:
     webhook_max_per_video: int = 5          # callback subscriptions one video may have
     webhook_retry_base_s: float = 5.0       # first retry delay (doubling, jittered, capped at 1 h)
     upload_ttl_s: float = 86400.0           # an unfinished upload expires this long after its last chunk
+    upload_writer_lease_s: float = 60.0     # a PATCH's writer lease, pushed on while its bytes arrive
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -258,6 +259,8 @@ class Settings:
             webhook_retry_base_s=_number(env, "CLIPQUEUE_WEBHOOK_RETRY_BASE_S", cls.webhook_retry_base_s,
                                          minimum=0.01),
             upload_ttl_s=_number(env, "CLIPQUEUE_UPLOAD_TTL_S", cls.upload_ttl_s, minimum=60),
+            upload_writer_lease_s=_number(env, "CLIPQUEUE_UPLOAD_WRITER_LEASE_S", cls.upload_writer_lease_s,
+                                          minimum=1),
         )
 
     def replace(self, **changes) -> "Settings":

@@ -72,9 +72,10 @@ async function submit(event) {
 }
 
 function chunkSize() {
-  // ?chunk_mb=N: smaller chunks for slow or flaky connections (each chunk resumes on its own)
+  // ?chunk_mb=N: smaller chunks for slow or flaky connections (each chunk resumes on its own),
+  // never under 0.25 MB: the server refuses a chunk under 64 KiB that is not the file's last.
   const mb = Number(new URLSearchParams(location.search).get("chunk_mb"));
-  return (mb > 0 ? mb : 8) * 1024 * 1024;
+  return Math.round((mb > 0 ? Math.max(mb, 0.25) : 8) * 1024 * 1024);
 }
 
 function upload(file) {

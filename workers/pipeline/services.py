@@ -62,7 +62,7 @@ def build_services(settings: Settings) -> dict:
 
     storage = build_storage(settings)
     return {"storage": storage, "llm": build_llm(settings),
-            "on_final": lambda video, status: discard_work(settings, video.id),
+            "on_final": lambda video, status: discard_work(settings, video.id, storage, video),
             "on_checkpoint": on_checkpoint(storage),
             "maintenance_tasks": [lambda conn: prune_expired(conn, storage), search_store.prune_ask_usage,
                                   lambda conn: index.catch_up(conn, storage)]}

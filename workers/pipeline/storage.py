@@ -42,7 +42,13 @@ class Storage(Protocol):
     def health(self) -> dict:
         """Whether this storage can be written to now (raises when not), and what it is."""
     def delete(self, key: str) -> None:
-        """Remove ``key`` (no error when it is not there)."""
+        """Remove ``key`` (no error when it is not there), and what ``put_stream`` left of it."""
+    def put_stream(self, key: str, blocks) -> bool:
+        """Publish the bytes ``blocks`` yields under ``key`` (write-once, as ``put_file``),
+        using at most their size on the local disk; an error while writing (or raised by
+        ``blocks``) publishes nothing and leaves no partial object."""
+    def free_bytes(self) -> int | None:
+        """Free bytes where ``put_stream`` writes (None when not known)."""
 
 
 class LocalStorage:
@@ -90,6 +96,31 @@ class LocalStorage:
     def put_bytes(self, key: str, data: bytes) -> bool:
         return self._publish(key, lambda out: out.write(data))
 
+    def put_stream(self, key: str, blocks) -> bool:
+        # Written in place (``.<name>.partial`` beside the key, then linked): one copy on disk.
+        # The partial file's name is the key's, so ``delete`` removes it too (a writer that
+        # died, or lost its lease, while writing).
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = _partial(target)
+        try:
+            with open(partial, "xb") as out:
+                for block in blocks:
+                    out.write(block)
+                out.flush()
+                os.fchmod(out.fileno(), 0o666 & ~_umask())
+                os.fsync(out.fileno())
+            try:
+                os.link(partial, target)
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            partial.unlink(missing_ok=True)
+
+    def free_bytes(self) -> int:
+        return shutil.disk_usage(self.root).free
+
     def get_bytes(self, key: str) -> bytes:
         return self._path(key).read_bytes()
 
@@ -109,7 +140,9 @@ class LocalStorage:
         return None  # the API serves local files (GET /public/video/<token>/files/<name>)
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        _partial(path).unlink(missing_ok=True)
 
     def health(self) -> dict:
         import tempfile
@@ -152,6 +185,19 @@ class S3Storage:
 
     def put_bytes(self, key: str, data: bytes) -> bool:
         return self._put_once(key, data)
+
+    def put_stream(self, key: str, blocks) -> bool:
+        """Spooled to one file under ``cache_dir`` (its only local copy), then PUT."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=self.cache_dir, prefix=".spool-") as spool:
+            for block in blocks:
+                spool.write(block)
+            spool.flush()
+            return self.put_file(key, Path(spool.name))
+
+    def free_bytes(self) -> int:
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        return shutil.disk_usage(self.cache_dir).free
 
     def _put_once(self, key: str, body) -> bool:
         """A conditional PUT (If-None-Match: *): the store refuses it if the key exists."""
@@ -222,6 +268,10 @@ class S3Storage:
 
 
 SINGLE_PUT_MAX = 256 * 1024 * 1024  # files up to this go up in one conditional PUT
+
+
+def _partial(target: Path) -> Path:
+    return target.with_name(f".{target.name}.partial")
 
 
 @functools.lru_cache(maxsize=1)

@@ -9,7 +9,9 @@ resume, stall deadline, classified errors).
   SHA-256 go into the checkpoint. If that key exists (a crash after the upload), the
   download is not repeated.
 * Work files live under ``<data_dir>/work/<id>/download`` (a ``.part`` file resumes a
-  retried download); ``discard_work`` removes them once the job has ended for good.
+  retried download); ``discard_work`` removes them once the job has ended for good, and an
+  upload's chunks with them. A full disk while an upload is assembled or stored is
+  ``disk_full`` (transient), with no partial file left.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from workers.pipeline.fetcher.ytdlp import check_duration, fetch
 from workers.pipeline.media import NOT_MEDIA, NOT_MEDIA_FILE, probe, sha256_file
 from workers.pipeline.storage import video_key
 from workers.pipeline.uploads import chunks
-from workers.queue.errors import PermanentError
+from workers.queue.errors import PermanentError, TransientError
 
 STEP = "download"
 
@@ -32,8 +34,7 @@ def run(video, ctx) -> dict:
         local_file = video.options.get("local_file")  # set by the operator CLI only, never by the API
         upload = video.options.get("upload")  # a finished tus upload: its chunks are in storage
         if upload:
-            path = chunks.assemble(storage, upload["id"], upload["chunks"],
-                                   _work_dir(settings, video.id) / "upload")
+            path = chunks.assemble(storage, upload, _work_dir(settings, video.id) / "upload")
             title = video.options.get("filename")
         elif local_file:
             path = Path(local_file)
@@ -47,15 +48,23 @@ def run(video, ctx) -> dict:
             check_duration(info.duration, settings)
         except PermanentError:
             if upload:  # nothing will use these bytes: do not keep them
-                chunks.discard(storage, upload["id"], upload["chunks"])
+                chunks.discard(storage, chunks.keys(upload))
                 path.unlink(missing_ok=True)
             raise
         checksum, size = sha256_file(path), path.stat().st_size
-        storage.put_file(key, path)
+        try:
+            storage.put_file(key, path)
+        except OSError as exc:
+            if upload:
+                path.unlink(missing_ok=True)  # assembled again from the chunks at the retry
+            if chunks.is_disk_full(exc):
+                raise TransientError("disk_full", "the server ran out of disk space storing the video; retrying "
+                                                  "later", details={"error": str(exc)[:300]}) from None
+            raise
         if not local_file:
             path.unlink(missing_ok=True)
         if upload:
-            chunks.discard(storage, upload["id"], upload["chunks"])  # the source holds the bytes now
+            chunks.discard(storage, chunks.keys(upload))  # the source holds the bytes now
     else:
         path = storage.local_path(key)
         info = probe(path)
@@ -71,9 +80,14 @@ def _work_dir(settings, video_id: int) -> Path:
     return path
 
 
-def discard_work(settings, video_id: int) -> None:
+def discard_work(settings, video_id: int, storage=None, video=None) -> None:
     """Remove a video's work files (a partial download): its job failed for good or was
-    cancelled, so nothing will resume them. Kept across transient failures (resume)."""
+    cancelled, so nothing will resume them. Kept across transient failures (resume). An
+    upload's chunks go too when the download step never assembled them (``video``: the job's
+    view, with its options and checkpoints)."""
     import shutil
 
     shutil.rmtree(Path(settings.data_dir) / "work" / str(int(video_id)), ignore_errors=True)
+    upload = video.options.get("upload") if video is not None else None
+    if upload and storage is not None and STEP not in video.checkpoints:
+        chunks.discard(storage, chunks.keys(upload))

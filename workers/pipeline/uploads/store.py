@@ -9,7 +9,9 @@ from psycopg.types.json import Jsonb
 from workers.queue.sql import load
 
 QUERIES = Path(__file__).with_name("queries.sql")
-WRITER_LEASE_S = 600.0  # a PATCH streaming longer than this loses the writer lease
+# A PATCH holds the writer lease (CLIPQUEUE_UPLOAD_WRITER_LEASE_S) while bytes arrive and pushes
+# it on every quarter of it; one whose bytes stop for longer (or whose process is known gone)
+# loses it.
 
 
 def _sql(name: str) -> str:
@@ -27,18 +29,34 @@ def get(conn, id: str) -> dict | None:
     return conn.execute(_sql("get_upload"), {"id": id}).fetchone()
 
 
-def take_writer(conn, id: str, *, offset: int, writer: str) -> dict | None:
-    params = {"id": id, "offset": offset, "writer": writer, "lease_seconds": WRITER_LEASE_S}
+def take_writer(conn, id: str, *, offset: int, writer: str, key: str, lease_seconds: float,
+                gone: str | None = None) -> dict | None:
+    """The writer lease, or None (409); ``gone``: a writer whose process is known dead."""
+    params = {"id": id, "offset": offset, "writer": writer, "key": key, "gone": gone,
+              "lease_seconds": lease_seconds}
     return conn.execute(_sql("take_writer"), params).fetchone()
 
 
-def add_chunk(conn, id: str, *, offset: int, size: int, writer: str, ttl_seconds: float) -> dict | None:
-    params = {"id": id, "offset": offset, "size": size, "writer": writer, "ttl_seconds": ttl_seconds}
+def renew_writer(conn, id: str, *, writer: str, lease_seconds: float) -> bool:
+    params = {"id": id, "writer": writer, "lease_seconds": lease_seconds}
+    return conn.execute(_sql("renew_writer"), params).fetchone() is not None
+
+
+def add_chunk(conn, id: str, *, offset: int, size: int, attempt: str, writer: str,
+              ttl_seconds: float) -> dict | None:
+    params = {"id": id, "offset": offset, "size": size, "attempt": attempt, "writer": writer,
+              "ttl_seconds": ttl_seconds}
     return conn.execute(_sql("add_chunk"), params).fetchone()
 
 
 def release_writer(conn, id: str, *, writer: str) -> bool:
+    """True when ``writer`` still held the lease (and gave it up now)."""
     return conn.execute(_sql("release_writer"), {"id": id, "writer": writer}).fetchone() is not None
+
+
+def chunk_list(conn, id: str) -> list:
+    """The stored chunks, in order, as ``[start, attempt]`` pairs."""
+    return conn.execute(_sql("upload_chunks"), {"id": id}).fetchone()["chunks"]
 
 
 def finish(conn, id: str, *, token: str) -> str | None:
