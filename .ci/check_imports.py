@@ -26,7 +26,7 @@ SERVER_SURFACE = {"workers", "workers.settings", "workers.queue", "workers.queue
                   "workers.pipeline.services", "workers.pipeline.storage", "workers.pipeline.status",
                   "workers.pipeline.webhooks", "workers.pipeline.webhooks.store", "workers.pipeline.uploads",
                   "workers.pipeline.uploads.store", "workers.pipeline.uploads.chunks", "workers.pipeline.metrics",
-                  "workers.pipeline.clips", "workers.pipeline.clips.framing", "workers.pipeline.fetcher",
+                  "workers.pipeline.clips", "workers.pipeline.clips.framing", "workers.pipeline.options", "workers.pipeline.fetcher",
                   "workers.pipeline.fetcher.guard", "workers.pipeline.search", "workers.pipeline.search.query",
                   "workers.pipeline.search.ask", "workers.pipeline.search.store", "workers.pipeline.llm",
                   "workers.pipeline.llm.taxonomy"}

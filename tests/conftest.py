@@ -7,9 +7,11 @@ temporary data directory, exactly as the product does, and stops it at the end.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -29,19 +31,34 @@ REPO = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("CLIPQUEUE_TEST_MEDIA") or REPO / "tests" / "media")
 TABLES = ("videos, video_processing_queue, video_processing_archive, step_checkpoints, queue_events, "
           "step_concurrency_limits, webhook_subscriptions, webhook_deliveries, uploads, transcript_segments, "
-          "ask_usage, search_configs")
+          "ask_usage, search_configs, step_checkpoints_retired")
+
+
+def embedded_home(name: str) -> Path:
+    """A new, empty folder for an embedded Postgres's data, outside pytest's temporary tree.
+
+    Run as root, pgserver runs Postgres as its own ``pgserver`` user, which must be able to
+    enter every folder above the data: pytest's ``/tmp/pytest-of-root`` is reset to 0700 by
+    each pytest session that starts, and ``pg_ctl stop`` then fails with Permission denied."""
+    return Path(tempfile.mkdtemp(prefix=f"clipqueue-{name}-"))
+
+
+def remove_embedded(home: Path) -> None:
+    """Stop the embedded Postgres in ``home`` (if it runs) and delete the folder."""
+    stop_embedded(home)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory):
+def server_url():
     """A maintenance connection string to a running Postgres server."""
     configured = os.environ.get("DATABASE_URL")
     if configured:
         yield configured
         return
-    data_dir = tmp_path_factory.mktemp("embedded")
+    data_dir = embedded_home("test-pg")
     yield embedded_database_url(data_dir)
-    stop_embedded(data_dir)
+    remove_embedded(data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -199,3 +216,18 @@ def step_ctx(tmp_path, settings):
 
     make.storage = storage
     return make
+
+
+BROWSER_SKIP = "Debian's chromium is not installed (apt)"  # test_page.py's skip reason
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Browser tests that did not run are said at the end, loudly: a green run without them
+    proves nothing about the page."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", [])
+               if BROWSER_SKIP in str(getattr(r, "longrepr", ""))]
+    if skipped:
+        terminalreporter.write_sep("!", f"THE BROWSER TESTS DID NOT RUN ({len(skipped)} skipped): /usr/bin/chromium is missing",
+                                   red=True, bold=True)
+        terminalreporter.write_line("The page's tests drive Debian's chromium (Playwright never downloads a browser). "
+                                    "Install it with `apt-get install chromium` and run them again.", red=True)

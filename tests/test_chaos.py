@@ -10,11 +10,18 @@ import io
 
 from bench import chaos
 
+from .conftest import embedded_home, remove_embedded
 
-def test_a_chaos_run_loses_nothing_and_repeats_no_finished_step(media, tmp_path):
+
+def test_a_chaos_run_loses_nothing_and_repeats_no_finished_step(media):
     out = io.StringIO()
-    report = chaos.run(chaos.Config(videos=6, workers=3, kills=3, duplicates=2, seed=11, media=media,
-                                    work=tmp_path / "chaos"), out=out)
+    work = embedded_home("chaos")  # its Postgres lives outside pytest's tree (see embedded_home)
+    try:
+        report = chaos.run(chaos.Config(videos=6, workers=3, kills=3, duplicates=2, seed=11, media=media,
+                                        work=work), out=out)
+    finally:
+        remove_embedded(work / "data")
+        remove_embedded(work)
     summary = out.getvalue()
     assert chaos.must_be_zero(report) == {k: 0 for k in chaos.MUST_BE_ZERO}, summary
     # Every video ends done, or failed with a cause that an injected fault explains (the audit

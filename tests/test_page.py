@@ -26,14 +26,15 @@ from workers.pipeline.storage import LocalStorage
 from workers.pipeline.table import STEPS, default_step_table
 from workers.queue.worker import Worker
 
-from .conftest import wait_for
+from .conftest import BROWSER_SKIP, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
 # Deadlines, not timings: the real pipeline on a 2-core machine shared with other work can be
 # slow, and a correct page must never fail for it.
 PIPELINE_MS = 600_000  # a video through every step
 WAIT_MS = 120_000      # anything else the page waits for (a search, an answer, a seek)
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt)")
+# Skipped without it, and said loudly at the end of the run (conftest.pytest_terminal_summary).
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=BROWSER_SKIP)
 
 
 class Site:

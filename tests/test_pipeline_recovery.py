@@ -66,5 +66,5 @@ def test_the_process_command_runs_a_file_end_to_end_and_prints_its_clips(databas
     assert " 1  0:0" in first.stdout and ".m4a" in first.stdout
     # the same file again is the same work: printed at once, nothing redone
     again = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "already submitted" in again.stdout
+    assert again.returncode == 0 and "already done with these options" in again.stdout
     assert db.execute("SELECT count(*) AS n FROM step_checkpoints").fetchone()["n"] == 5

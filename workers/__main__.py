@@ -1,6 +1,9 @@
 """``python -m workers``: run workers, and the operator's CLI.
 
-    python -m workers process URL-OR-FILE [-v]  (the whole pipeline for one video, in-process)
+    python -m workers process URL-OR-FILE [--min-seconds S] [--max-seconds S] [--clips N]
+                              [--aspect 9:16] [--captions burned] [-v]
+                              (the whole pipeline for one video, in-process; again with
+                              other options: its clips made again, the transcript reused)
     python -m workers run [--steps transcript] [--concurrency N] [--burst]
     python -m workers submit URL          python -m workers status TOKEN
     python -m workers cancel TOKEN        python -m workers requeue TOKEN
@@ -10,11 +13,16 @@
     python -m workers reindex             (rebuild the search index from the transcripts)
     python -m workers migrate             python -m workers db-url
     python -m workers db-stop             (stops the embedded Postgres)
+
+On the embedded Postgres (no DATABASE_URL), a one-shot command that had to start the server
+stops it again when it exits (unless another process has joined it meanwhile); ``run`` and
+``db-url`` leave it running (they are how you start it for others).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 
 from workers.pipeline.table import STEPS
@@ -39,10 +47,16 @@ def _parser() -> argparse.ArgumentParser:
 
     process = sub.add_parser("process", help="process one video end to end in this process, print its clips")
     process.add_argument("target", metavar="url-or-file")
+    process.add_argument("--min-seconds", type=float, metavar="S",
+                         help="shortest clip, 3-600 s (default CLIPQUEUE_CLIP_MIN_S)")
+    process.add_argument("--max-seconds", type=float, metavar="S",
+                         help="longest clip, 3-600 s, above --min-seconds (default CLIPQUEUE_CLIP_MAX_S)")
+    process.add_argument("--clips", type=int, metavar="N", help="at most N clips, 1-20 (default CLIPQUEUE_MAX_CLIPS)")
     process.add_argument("--aspect", choices=("original", "9:16", "1:1", "4:5"), default="original",
-                         help="the clips' frame (a centre crop for the others)")
+                         help="the clips' frame: the others follow the speaker's face (the whole frame over "
+                              "a blur where there is none); video only")
     process.add_argument("--captions", choices=("files", "burned", "none"), default="files",
-                         help="SRT + VTT files; burned: also in the picture; none")
+                         help="SRT + VTT files; burned: also in the picture (video only); none")
     process.add_argument("-v", "--verbose", action="store_true",
                          help="show the logs here too (they always go to <data dir>/logs/process.log)")
 
@@ -66,7 +80,7 @@ def _parser() -> argparse.ArgumentParser:
                            help="delete older events (default CLIPQUEUE_EVENT_RETENTION_DAYS)")
     sub.add_parser("reindex", help="rebuild the search index of every transcribed video")
     sub.add_parser("migrate", help="apply pending migrations")
-    sub.add_parser("db-url", help="print the database URL in use (starts the embedded one)")
+    sub.add_parser("db-url", help="print the database URL in use (starts the embedded one and leaves it running)")
     sub.add_parser("db-stop", help="stop the embedded Postgres of CLIPQUEUE_DATA_DIR (no-op with DATABASE_URL)")
     return p
 
@@ -81,9 +95,7 @@ def _or(value, default):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from workers.queue import jobs as queue
     from workers.queue.bootstrap import configure_logging, prepare_database
-    from workers.queue.db import connect
     from workers.settings import Settings
 
     settings = Settings.from_env()
@@ -93,6 +105,23 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings, log_file=log_path(settings), console=args.verbose)
     else:
         configure_logging(settings)
+    if args.command not in ("run", "process"):  # an operator's command prints its answer, not pgserver's steps
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+    request = None
+    if args.command == "process":  # the command line is checked before any database starts
+        from workers.pipeline.options import InvalidOption
+        from workers.pipeline.process import InputError, request_for
+
+        try:
+            request = request_for(args.target, settings, {
+                "clip_min_seconds": args.min_seconds, "clip_max_seconds": args.max_seconds,
+                "max_clips": args.clips, "aspect": args.aspect, "captions": args.captions})
+        except InvalidOption as exc:
+            print(f"error: {_flag_words(exc.message)}", file=sys.stderr)
+            return 2
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "db-stop":
         from workers.queue.embedded import stop_embedded
 
@@ -102,11 +131,30 @@ def main(argv: list[str] | None = None) -> int:
         print("stopped" if stop_embedded(settings.data_dir) else "not running")
         return 0
     started_here = False
-    if args.command == "process" and not settings.database_url:
+    if args.command not in ("run", "db-url") and not settings.database_url:
         from workers.queue.embedded import embedded_running
 
         started_here = not embedded_running(settings.data_dir)  # then it is this command's to stop
-    url = prepare_database(settings)
+    try:
+        return _command(args, settings, prepare_database(settings), request)
+    finally:
+        if started_here:  # a one-shot command leaves no server behind it unless others use it
+            from workers.queue.embedded import release_embedded
+
+            release_embedded(settings.data_dir)
+
+
+def _flag_words(message: str) -> str:
+    """The API's validation message, in the names of the command's flags."""
+    for field, flag in (("clip_min_seconds", "--min-seconds"), ("clip_max_seconds", "--max-seconds"),
+                        ("max_clips", "--clips"), ("aspect", "--aspect"), ("captions", "--captions")):
+        message = message.replace(f'"{field}"', flag)
+    return message
+
+
+def _command(args, settings, url: str, request=None) -> int:
+    from workers.queue import jobs as queue
+    from workers.queue.db import connect
 
     if args.command == "run":
         from workers.queue.worker import Worker
@@ -151,13 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "process":
         from workers.pipeline.process import process
 
-        try:
-            return process(args.target, settings, url, aspect=args.aspect, captions=args.captions)
-        finally:
-            if started_here:  # a one-shot command leaves no server behind it unless others use it
-                from workers.queue.embedded import release_embedded
-
-                release_embedded(settings.data_dir)
+        return process(request, settings, url)
     if args.command in ("migrate", "db-url"):
         print(url if args.command == "db-url" else "migrations up to date")
         return 0

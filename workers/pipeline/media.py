@@ -23,11 +23,13 @@ class MediaInfo:
 
 
 NOT_MEDIA = "the URL did not lead to a playable audio or video file"
+NOT_MEDIA_FILE = "the file is not a playable audio or video file"  # a local file or an upload: no URL
 
 
-def probe(path: Path) -> MediaInfo:
+def probe(path: Path, *, not_media: str = NOT_MEDIA) -> MediaInfo:
     """Open ``path`` as media and read it to the end of its audio, so that a truncated or
-    corrupt file fails here, with a clear cause, and not in a later step."""
+    corrupt file fails here, with a clear cause, and not in a later step. ``not_media`` is
+    what a file that is not media is called (``NOT_MEDIA_FILE`` for a local file or an upload)."""
     import av  # heavy: imported where needed
 
     try:
@@ -58,7 +60,7 @@ def probe(path: Path) -> MediaInfo:
     except PermanentError:
         raise
     except (av.error.FFmpegError, UnicodeDecodeError, IndexError, ValueError) as exc:
-        raise PermanentError("not_media", NOT_MEDIA, details={"probe_error": str(exc)[:500]}) from None
+        raise PermanentError("not_media", not_media, details={"probe_error": str(exc)[:500]}) from None
 
 
 def _duration(container, audio) -> float:

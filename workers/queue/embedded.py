@@ -4,8 +4,9 @@ The embedded server lives in ``<CLIPQUEUE_DATA_DIR>/postgres`` and keeps running
 process that started it exits, so the API and every worker process share one server.
 It is supervised by its users: a process that finds it gone (killed, crashed; a stale
 ``postmaster.pid`` whose process is dead or a zombie) starts it again with
-``revive_embedded`` -- one process at a time, under a file lock beside the data. The
-one-shot ``process`` command stops it on the way out when it started it and no other live
+``revive_embedded`` -- one process at a time, under a file lock beside the data (the same
+lock under which the first process creates it: processes that start together join one
+server). The one-shot commands stop it on the way out when they started it and no other live
 process uses it (``release_embedded``); operators stop it with ``python -m workers db-stop``.
 """
 from __future__ import annotations
@@ -13,6 +14,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -20,24 +24,57 @@ import psycopg
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
-_embedded_lock = threading.Lock()
+# Held around every create, start and revive in this process, always before the file lock.
+_embedded_lock = threading.RLock()
 _embedded_urls: dict[Path, str] = {}
+STANDALONE_WAIT_S = 60.0  # how long to wait for someone else's initdb / single-user backend
 
 
 def embedded_database_url(data_dir: Path) -> str:
-    """Start (or join) the embedded Postgres in ``data_dir/postgres``; return its URL."""
-    pgdata = (Path(data_dir) / "postgres").resolve()
+    """Start (or join) the embedded Postgres in ``data_dir/postgres``; return its URL.
+
+    Creating and starting happen under an inter-process lock (``flock`` on a file beside the
+    data): of processes that start at the same moment on a fresh data directory (gunicorn's
+    workers and ``workers run``), the first creates the server and the others wait and join
+    it, instead of reading a ``postmaster.pid`` that initdb is still writing."""
+    pgdata = _pgdata(data_dir)
     with _embedded_lock:
         if pgdata not in _embedded_urls:
-            import pgserver  # imported here: only the embedded default needs it
-
-            pgdata.parent.mkdir(parents=True, exist_ok=True)
-            _clear_stale_pidfile(pgdata)
-            # cleanup_mode=None: leave the server running for the other processes.
-            server = pgserver.get_server(pgdata, cleanup_mode=None)
-            _embedded_urls[pgdata] = server.get_uri()
-            log.info("embedded Postgres at %s", pgdata)
+            with _file_lock(pgdata):
+                _start_locked(pgdata)
         return _embedded_urls[pgdata]
+
+
+@contextmanager
+def _file_lock(pgdata: Path):
+    """The inter-process lock of ``pgdata``'s server: ``<data dir>/.postgres-supervisor.lock``."""
+    import fcntl
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    with open(pgdata.parent / ".postgres-supervisor.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def _pgserver():
+    """pgserver, imported quietly: its import asks platformdirs for a runtime directory, which
+    warns when XDG_RUNTIME_DIR is unset (it then uses /tmp/runtime-<uid>, which is fine)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+        from pgserver.postgres_server import PostgresServer
+    return pgserver, PostgresServer
+
+
+def _start_locked(pgdata: Path) -> None:
+    """Create and start the server, or join the running one (the file lock is held)."""
+    pgserver, PostgresServer = _pgserver()
+    _clear_stale_pidfile(pgdata)
+    PostgresServer._instances.pop(pgdata, None)  # a handle from before a stop would not start it
+    # cleanup_mode=None: leave the server running for the other processes.
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    _embedded_urls[pgdata] = server.get_uri()
+    log.info("embedded Postgres at %s", pgdata)
 
 
 def _pgdata(data_dir: Path) -> Path:
@@ -45,7 +82,8 @@ def _pgdata(data_dir: Path) -> Path:
 
 
 def _postmaster_pid(pgdata: Path) -> int | None:
-    """The pid ``postmaster.pid`` names, or None when there is no (readable) file."""
+    """The pid ``postmaster.pid`` names, or None when there is no (readable) file. A negative
+    pid is a standalone backend's (initdb's, or single-user mode), not a postmaster's."""
     try:
         return int((pgdata / "postmaster.pid").read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
@@ -56,7 +94,7 @@ def embedded_running(data_dir: Path) -> bool:
     """Whether ``postmaster.pid`` names a live (not zombie) postmaster that accepts connections."""
     pgdata = _pgdata(data_dir)
     pid = _postmaster_pid(pgdata)
-    if pid is None or not _alive(pid):
+    if pid is None or pid <= 0 or not _alive(pid):
         return False
     url = _embedded_urls.get(pgdata)
     if url is None:
@@ -69,22 +107,38 @@ def embedded_running(data_dir: Path) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a live process, not a zombie. psutil refuses a pid <= 0 with a
+    ValueError (not a psutil.Error)."""
     import psutil
 
+    if pid <= 0:
+        return False
     try:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
+    except (psutil.Error, ValueError, OverflowError):
         return False
 
 
-def _clear_stale_pidfile(pgdata: Path) -> None:
-    """Remove a ``postmaster.pid`` whose postmaster is dead or a zombie (a killed server whose
-    parent never reaped it): pgserver checks only that the pid exists, and would take it for
-    a running server."""
-    pid = _postmaster_pid(pgdata)
-    if pid is not None and not _alive(pid):
-        stale = pgdata / "postmaster.pid"
-        log.warning("removing the stale %s (postmaster %s is not running)", stale, pid)
+def _clear_stale_pidfile(pgdata: Path, *, clock=time.monotonic, sleep=time.sleep) -> None:
+    """Remove a ``postmaster.pid`` pgserver would misread (the file lock is held, so none of
+    our processes is writing it): one whose postmaster is dead or a zombie (a killed server
+    whose parent never reaped it: pgserver checks only that the pid exists), one whose first
+    line is not a pid, or a dead standalone backend's (a negative pid: initdb was killed).
+    A live standalone backend (someone else's initdb or single-user session) is waited for."""
+    stale = pgdata / "postmaster.pid"
+    deadline = clock() + STANDALONE_WAIT_S
+    while stale.exists():
+        pid = _postmaster_pid(pgdata)
+        if pid is not None and pid < 0 and _alive(-pid):
+            if clock() > deadline:
+                raise RuntimeError(f"a standalone Postgres backend (pid {-pid}) still holds {pgdata} after "
+                                   f"{STANDALONE_WAIT_S:.0f} s: is initdb or a single-user session running?")
+            sleep(0.2)
+            continue
+        if pid is not None and pid > 0 and _alive(pid):
+            return
+        log.warning("removing the stale %s (%s)", stale,
+                    "not a pid in it" if pid is None else f"process {abs(pid)} is not running")
         stale.unlink(missing_ok=True)
 
 
@@ -93,21 +147,14 @@ def revive_embedded(data_dir: Path) -> bool:
     an inter-process lock, so a fleet that lost it together brings it back once. A stale
     ``postmaster.pid`` (dead or zombie postmaster) is removed first: pgserver would take it
     for a running server."""
-    import fcntl
-
     pgdata = _pgdata(data_dir)
-    with open(pgdata.parent / ".postgres-supervisor.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _embedded_lock, _file_lock(pgdata):
         if embedded_running(data_dir):
             return False
         log.warning("embedded Postgres at %s is not running; starting it again", pgdata)
-        from pgserver.postgres_server import PostgresServer
-
-        with _embedded_lock:
-            PostgresServer._instances.pop(pgdata, None)
-            _embedded_urls.pop(pgdata, None)
-        url = embedded_database_url(data_dir)
-        log.info("embedded Postgres is back at %s", url)
+        _embedded_urls.pop(pgdata, None)
+        _start_locked(pgdata)
+        log.info("embedded Postgres is back at %s", _embedded_urls[pgdata])
         return True
 
 
@@ -166,6 +213,7 @@ def stop_embedded(data_dir: Path) -> bool:
     """Stop the embedded Postgres of ``data_dir`` if it runs; True if it was stopped."""
     import subprocess
 
+    _pgserver()
     from pgserver._commands import pg_ctl  # the package's own pg_ctl wrapper
 
     pgdata = _pgdata(data_dir)

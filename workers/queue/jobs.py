@@ -232,6 +232,15 @@ def requeue_job(conn: psycopg.Connection, token: str, *, actor: str = "operator"
     return None if row is None else row["step"]
 
 
+def rerun_from(conn: psycopg.Connection, token: str, step: str, options: dict, *, actor: str = "operator") -> str | None:
+    """Queue a done job again from ``step`` with ``options``, retiring the checkpoints of that
+    step and the later ones (the earlier are reused). Returns the step, None unless the job
+    was done with other options."""
+    row = conn.execute(sql("rerun_from"), {"token": token, "step": step, "options": Jsonb(options),
+                                           "actor": actor}).fetchone()
+    return None if row is None else row["step"]
+
+
 def set_step_limit(conn: psycopg.Connection, step: str, max_running: int) -> dict:
     return conn.execute(sql("set_step_limit"), {"step": step, "max_running": max_running}).fetchone()
 

@@ -443,3 +443,38 @@ RETURNING id;
 -- fleet that reaps, archives and prunes. Held until its connection closes (the process
 -- stops or dies), then the next process that asks takes over.
 SELECT pg_try_advisory_lock(%(key)s) AS acquired;
+
+-- name: rerun_from
+-- Run a finished job again from %(step)s with other options: the checkpoints of that step and
+-- of every later one are retired (moved, unchanged, into step_checkpoints_retired), the
+-- earlier ones stay and are reused. Only a done job (no worker holds it, nothing can write a
+-- checkpoint of it) whose options are not already these.
+WITH job AS (
+    UPDATE video_processing_queue q
+       SET status = 'queued', pipeline_step = %(step)s::pipeline_step, options = %(options)s,
+           retry = 0, run_after = now(), cancel_requested = false, failure_cause = NULL,
+           failure_details = NULL, finished_at = NULL, step_progress = NULL, updated_at = now()
+      FROM video_processing_queue before
+     WHERE q.id = before.id AND q.token = %(token)s AND q.status = 'done'
+       AND q.options IS DISTINCT FROM %(options)s::jsonb
+    RETURNING q.id, q.video_id, q.pipeline_step, before.options AS old_options
+), retired AS (
+    DELETE FROM step_checkpoints c USING job
+     WHERE c.video_id = job.video_id AND c.step >= %(step)s::pipeline_step
+    RETURNING c.*, job.old_options
+), kept AS (
+    INSERT INTO step_checkpoints_retired (video_id, step, job_id, output, storage_keys, attempt, worker_id,
+                                          started_at, finished_at, options)
+    SELECT video_id, step, job_id, output, storage_keys, attempt, worker_id, started_at, finished_at, old_options
+      FROM retired
+), event AS (
+    INSERT INTO queue_events (job_id, video_id, step, kind, worker_id, details)
+    SELECT id, video_id, pipeline_step, 'enqueued', %(actor)s,
+           jsonb_build_object('rerun_from', pipeline_step::text, 'options_before', old_options)
+      FROM job
+), wake AS (
+    SELECT pg_notify('clipqueue_jobs', pipeline_step::text) FROM job
+)
+SELECT pipeline_step::text AS step, (SELECT count(*) FROM retired) AS retired,
+       (SELECT count(*) FROM wake) AS woken
+  FROM job;

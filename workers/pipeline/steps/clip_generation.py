@@ -58,7 +58,11 @@ def run(video, ctx) -> dict:
                      f"rendering {total:.0f} s of clips took over 120 s + {settings.render_timeout_factor:g} x that")
 
     def render(clip: dict) -> dict:
-        stem = f"clip-{clip['rank']:02d}-{int(clip['start'] * 1000)}-{int(clip['end'] * 1000)}"
+        # The render options are in the name (defaults aside), so a video made again with
+        # other ones (process, rerun_from) never takes a file made with the old ones for done.
+        stem = f"clip-{clip['rank']:02d}-{int(clip['start'] * 1000)}-{int(clip['end'] * 1000)}" + "".join(
+            tag for tag, on in ((f"-{aspect.replace(':', 'x')}", has_video and aspect != "original"),
+                                ("-burned", has_video and captions == "burned")) if on)
         keys = {"media": video_key(video.id, STEP, stem + (".mp4" if has_video else ".m4a"))}
         if captions != "none":
             keys["srt"] = video_key(video.id, STEP, stem + ".srt")

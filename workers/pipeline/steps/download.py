@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from workers.pipeline.fetcher.ytdlp import check_duration, fetch
-from workers.pipeline.media import probe, sha256_file
+from workers.pipeline.media import NOT_MEDIA, NOT_MEDIA_FILE, probe, sha256_file
 from workers.pipeline.storage import video_key
 from workers.pipeline.uploads import chunks
 from workers.queue.errors import PermanentError, TransientError
@@ -50,7 +50,8 @@ def run(video, ctx) -> dict:
                     _empty(work)
                 raise
         try:
-            info = probe(path)  # not media / truncated -> permanent, before it reaches storage
+            # not media / truncated -> permanent, before it reaches storage
+            info = probe(path, not_media=NOT_MEDIA_FILE if upload or local_file else NOT_MEDIA)
             check_duration(info.duration, settings)
         except PermanentError:
             if upload:  # nothing will use these bytes: do not keep them
