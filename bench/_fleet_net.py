@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,8 +107,7 @@ class Network:
             command = f"exec runuser -u {user} -- {command}"
         else:
             command = f"exec {command}"
-        script = (f"hostname {shlex.quote(host.name)} && mount -t tmpfs -o size=256m,mode=1777 cqf-tmp /tmp && "
-                  f"{hide}{command}")
+        script = (f"hostname {shlex.quote(host.name)} && {_private_tmp(host)}{hide}{command}")
         out = open(host.path("logs", log), "ab")
         try:
             proc = subprocess.Popen(["ip", "netns", "exec", host.ns, "unshare", "--mount", "--uts",
@@ -196,3 +196,18 @@ class Network:
         self.made = []
         listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         return [line.split()[0] for line in listed.splitlines() if line.startswith(f"cqf-{self.run_id}-")]
+
+
+def _private_tmp(host: Host) -> str:
+    """Shell that gives the host a private tmpfs on /tmp, keeping the code it runs: a checkout
+    (and its .venv) that lives under /tmp, as CI's fresh clone does, is bound back in place
+    from a stash of the old /tmp in the host's own directory."""
+    keep = sorted({str(p) for p in (Path(__file__).resolve().parent.parent, Path(sys.prefix).resolve())
+                   if Path("/tmp") in p.parents})
+    if not keep:
+        return "mount -t tmpfs -o size=256m,mode=1777 cqf-tmp /tmp && "
+    stash = shlex.quote(str(host.dir / ".old-tmp"))
+    back = "".join(f"mkdir -p {shlex.quote(k)} && mount --bind {stash}/{shlex.quote(k[len('/tmp/'):])} "
+                   f"{shlex.quote(k)} && " for k in keep)
+    return (f"mkdir -p {stash} && mount --bind /tmp {stash} && "
+            f"mount -t tmpfs -o size=256m,mode=1777 cqf-tmp /tmp && {back}")
