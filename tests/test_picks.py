@@ -188,6 +188,18 @@ def test_titles_are_headlines_not_fragments():
     assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
 
 
+def test_a_title_says_something_about_its_subject_not_a_name_and_a_phrase():
+    from workers.pipeline.clips.quotes import normal
+    from workers.pipeline.llm.titles import headline, says
+
+    title = headline(said("You know, I want to open this door again. I mean, Mr. Cooper, with your help, we can "
+                          "push my help. Let him go, man. His mind has made up."), {})
+    assert title != "Mr. Cooper, with your help" and says(normal(title))
+    assert not says(normal("The above copyright notice and this permission notice"))
+    assert says(normal("Nobody owns a gun")) and says(normal("It cost us four dollars"))  # after a subject
+    assert says(normal("Game Boy is manufactured in Japan")) and says(normal("That'll leave the door open"))
+
+
 def test_a_bulletin_picked_in_halves_is_posted_whole():
     from workers.pipeline.clips.rules import Rules
     from workers.pipeline.llm.picks import merge
