@@ -188,6 +188,18 @@ def test_titles_are_headlines_not_fragments():
     assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
 
 
+def test_a_title_says_something_about_its_subject_not_a_name_and_a_phrase():
+    from workers.pipeline.clips.quotes import normal
+    from workers.pipeline.llm.titles import headline, says
+
+    title = headline(said("You know, I want to open this door again. I mean, Mr. Cooper, with your help, we can "
+                          "push my help. Let him go, man. His mind has made up."), {})
+    assert title != "Mr. Cooper, with your help" and says(normal(title))
+    assert not says(normal("The above copyright notice and this permission notice"))
+    assert says(normal("Nobody owns a gun")) and says(normal("It cost us four dollars"))  # after a subject
+    assert says(normal("Game Boy is manufactured in Japan")) and says(normal("That'll leave the door open"))
+
+
 def test_a_bulletin_picked_in_halves_is_posted_whole():
     from workers.pipeline.clips.rules import Rules
     from workers.pipeline.llm.picks import merge
@@ -204,3 +216,51 @@ def test_a_bulletin_picked_in_halves_is_posted_whole():
     assert [(a, b) for _, a, b, _ in merge(halves, units, 15.0, Rules())] == [(0, 1), (2, 3)]  # not in the band
     units[2]["new_voice"] = True  # another voice answers: two clips
     assert [(a, b) for _, a, b, _ in merge(halves, units, 60.0, Rules())] == [(0, 1), (2, 3)]
+
+
+def timed_lines(*lines):
+    """Sentence units of (speech seconds, text): the words spread evenly over the seconds
+    (0.05 s apart: all speech), the lines 4 s apart (dead air: never one clip)."""
+    segments, t = [], 0.0
+    for n, (seconds, text) in enumerate(lines):
+        words, step = text.split(), seconds / len(text.split())
+        timed = [{"word": w, "start": round(t + k * step, 3), "end": round(t + (k + 1) * step - 0.05, 3),
+                  "space": True} for k, w in enumerate(words)]
+        timed[-1]["end"] = round(t + seconds, 3)
+        segments.append({"id": n, "start": timed[0]["start"], "end": timed[-1]["end"], "text": text, "words": timed})
+        t += seconds + 4.0
+    return split(segments)
+
+
+LINE = "The water tower on the hill is where the whole town meets after the storm."
+
+
+@pytest.mark.parametrize("seconds, kept", [(5.9, False), (6.1, True)])
+def test_a_line_under_six_seconds_of_speech_is_no_clip_where_the_video_has_a_longer_one(seconds, kept):
+    units = timed_lines((seconds, LINE), (12.0, LINE + " " + LINE))
+    cites = [{"start_segment": 0, "end_segment": 0, "score": 0.9}, {"start_segment": 1, "end_segment": 1, "score": 0.5}]
+    refused: list = []
+    clips = resolve(cites, units, Band(15, 60), units[-1]["end"] + 1, 5, refused=refused)
+    assert [c["start_segment"] for c in clips] == ([0, 1] if kept else [1])
+    assert [r["start_segment"] for r in refused] == ([] if kept else [0])
+    assert kept or "under 6 s" in refused[0]["why"]
+
+
+def test_a_short_punchline_stays_and_a_video_of_short_lines_keeps_its_best_and_says_why():
+    units = timed_lines((3.0, "They are coming to get you, Barbara!"), (12.0, LINE + " " + LINE))
+    cites = [{"start_segment": 0, "end_segment": 0, "score": 0.9}, {"start_segment": 1, "end_segment": 1, "score": 0.5}]
+    assert [c["start_segment"] for c in resolve(cites, units, Band(15, 60), 30.0, 5)] == [0, 1]
+    units = timed_lines((1.5, "Do you live here?"), (5.9, LINE))
+    cites = [{"start_segment": 0, "end_segment": 0, "score": 0.4}, {"start_segment": 1, "end_segment": 1, "score": 0.8}]
+    refused: list = []
+    clips = resolve(cites, units, Band(15, 60), 12.0, 5, refused=refused)
+    assert [c["start_segment"] for c in clips] == [1] and [r["start_segment"] for r in refused] == [0]
+    assert "only 5.9 s of speech, under the 6 s an editor posts" in clips[0]["reason"]
+    offline = LocalLLM().find_clips(units, content_type="film", min_s=15, max_s=60, count=5)["result"]["clips"]
+    assert offline  # the offline picker gives its best line, never nothing
+
+
+def test_where_no_line_is_long_enough_the_offline_picker_gives_the_best_not_the_first():
+    units = timed_lines((0.6, "Okay then."), (3.5, "The creatures are coming up the road from the cemetery!"))
+    offline = LocalLLM().find_clips(units, content_type="film", min_s=15, max_s=60, count=5)["result"]["clips"]
+    assert [c["start_segment"] for c in offline] == [1]

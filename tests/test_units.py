@@ -61,6 +61,19 @@ def test_starts_that_lean_on_what_came_before():
     assert leaning("Yes.") == ("refer", 0)  # nothing that stands alone after it
 
 
+def test_a_start_on_the_tail_of_the_thought_before_is_no_start():
+    """"Yes, gun game Because the people are raised with a gun": Whisper ran the end of one
+    answer into the next sentence; a clip may not start on "gun game" (TAIL_WORDS = 3)."""
+    assert leaning("Yes, gun game Because the people are raised with a gun") == ("refer", 0)
+    assert leaning("gun game Because the people are raised with a gun") == ("refer", 0)
+    assert leaning("one two three The end is near for all of us") == ("refer", 0)  # 3 words of tail
+    assert leaning("one two three four The end is near for all of us") is None  # 4: a sentence of its own
+    assert leaning("Yes, one two three four The end is near") == ("trim", 1)
+    assert leaning("gun game, Because the people are raised") is None  # punctuation: Whisper closed the clause
+    assert leaning("We sold it in West Germany and Japan") is None  # names, not a sentence starting again
+    assert leaning("I mean, Mr. Cooper, with your help") is None
+
+
 def sentences(*lines):
     """Units of (gap before, text): words 0.35 s long, 0.05 s apart."""
     segments, t = [], 0.0

@@ -18,6 +18,9 @@ and last words; this module turns those into times, for every backend alike.
   is cut at the last word (a sentence end if there is one) that fits; a clip that still
   misses the band (a video shorter than the minimum, a band no run of words can fill) says
   why in ``band_note`` and in its reason;
+* a clip with under ``POSTABLE_S`` of speech (a film scene's single line) is dropped where
+  the video gives a longer one, unless it ends on a punchline ("…!"); where it gives none,
+  the best short one stays and its reason says why (never "done, 0 clips" with no word why);
 * overlapping picks are dropped (the better one stays), the rest ranked by score and capped;
   each gets a headline and a hook (``llm.titles``: the model's when they are well formed
   and grounded in the clip, else made from the clip's own words).
@@ -31,6 +34,7 @@ from workers.pipeline.clips.rules import Rules
 from workers.pipeline.clips.sentences import is_boilerplate
 
 PAD = 0.25  # seconds of silence kept before the first and after the last word, at most
+POSTABLE_S = 6.0  # an editor posts no clip with less speech than this, unless it ends on a punchline ("…!")
 
 
 @dataclass(frozen=True)
@@ -94,11 +98,44 @@ def resolve(citations: list[dict], segments: list[dict], band: Band, duration: f
         clip["score"] = float(cite.get("score") or 0.0)
         clip["_cite"] = (cite.get("title"), cite.get("hook"))
         clips.append(clip)
+    clips = _postable(clips, refused)
     kept = _select(clips, count, (segments[0]["start"], segments[-1]["end"]) if spread and segments else None)
     _titles(kept, segments, kind)
     for rank, clip in enumerate(kept, 1):
         clip["rank"] = rank
     return kept
+
+
+def speech_s(words: list[dict]) -> float:
+    """Seconds of speech in a clip's words: their span less every gap of ``rules.GAP_S`` or more."""
+    from workers.pipeline.clips.rules import GAP_S
+
+    if not words:
+        return 0.0
+    gaps = [b["start"] - a["end"] for a, b in zip(words, words[1:])]
+    return words[-1]["end"] - words[0]["start"] - sum(g for g in gaps if g >= GAP_S)
+
+
+def _postable(clips: list[dict], refused: list | None) -> list[dict]:
+    """No clip with under ``POSTABLE_S`` of speech (a single line of a film scene) where the
+    source gives anything longer, unless it ends on a punchline (an exclamation); where it
+    gives nothing longer, only the best short one is kept, and its reason says why: a
+    video never ends with no clips and no word why."""
+    short = [c for c in clips if speech_s(c["words"]) < POSTABLE_S and not c["text"].rstrip("\"')").endswith("!")]
+    if not short:
+        return clips
+    if len(short) == len(clips):
+        best = max(clips, key=lambda c: (c["score"], speech_s(c["words"])))
+        best["reason"] += (f"; only {speech_s(best['words']):.1f} s of speech, under the {POSTABLE_S:g} s an editor "
+                           "posts: kept as this video's best, as nothing longer here keeps the rules")
+        short, clips = [c for c in clips if c is not best], [best]
+    else:
+        clips = [c for c in clips if not any(c is x for x in short)]
+    if refused is not None:
+        refused += [{"start_segment": c["start_segment"], "end_segment": c["end_segment"],
+                     "why": f"only {speech_s(c['words']):.1f} s of speech (under {POSTABLE_S:g} s) where the video "
+                            "has a longer clip"} for c in short]
+    return clips
 
 
 def _select(clips: list[dict], count: int, span: tuple[float, float] | None) -> list[dict]:

@@ -30,7 +30,8 @@ answer. ``Structure(units)`` reads that off the sentence units (``sentences.spli
 * ``leaning(text)``: how a unit's first words lean on what came before: ``None``, or
   (``"trim"``, n) for n words a clip may cut off ("And so", "Yes,", "Um,"), or
   (``"refer"``, 0) for words it may not start on at all ("For instance", "He said",
-  "That's why", a list item's "2."); ``greeting[i]``: it opens on a greeting ("Welcome
+  "That's why", a list item's "2.", or the tail of the thought before running into a
+  sentence that starts again: "gun game Because the people…"); ``greeting[i]``: it opens on a greeting ("Welcome
   back", "Thanks for having me"); ``pronoun[i]``: it opens on a pronoun ("It", "They") that points back.
 """
 from __future__ import annotations
@@ -57,6 +58,10 @@ AUX = {"is", "are", "was", "were", "do", "does", "did", "can", "could", "would",
        "didn't", "can't", "couldn't", "wouldn't", "won't", "shouldn't", "haven't", "hasn't"}
 SUBJECTS = {"i", "you", "we", "they", "he", "she", "it", "there", "this", "that", "the", "a", "an", "your", "my",
             "our", "their", "his", "her", "anyone", "anybody", "someone", "somebody", "people"}
+TAIL_WORDS = 3  # at most this many words of the thought before may open a unit before its sentence starts again
+# words a sentence starts with that are no name: capitalised inside a unit, they show where Whisper started again
+RESTARTS = set(TRIM) | PRONOUNS | {"the", "a", "an", "we", "you", "there", "there's", "what", "why", "how", "when",
+                                   "where", "if", "in", "on", "my", "our", "your", "let's", "we're", "you're"}
 _TOKEN = re.compile(r"[a-zA-Z0-9']+")
 
 
@@ -85,11 +90,28 @@ def leaning(text: str) -> tuple[str, int] | None:
         else:
             break
     if cut == 0:
-        return None
+        return ("refer", 0) if _trailing(raw) else None
     rest = [w for w in words[cut:] if w]
     if len(rest) < 3 or any(" ".join(rest[:3]).startswith(r) for r in REFER):
         return ("refer", 0)  # nothing that stands alone is left after the connective
-    return ("trim", cut)
+    if _trailing(raw[cut:]):
+        return ("refer", 0)
+    return ("trim", cut) if cut else None
+
+
+def _trailing(raw: list[str]) -> bool:
+    """Whether ``raw`` (a unit's words, after any connective) opens on the tail of the
+    thought before it: one to ``TAIL_WORDS`` words, then, with no punctuation between, a
+    sentence that starts again with a capital ("gun game Because the people are raised":
+    Whisper ran the end of one answer into the next sentence). Only an opener that is no
+    name counts ("The", "Because", "It's", not "West Germany")."""
+    for n in range(1, min(TAIL_WORDS, len(raw) - 1) + 1):
+        before, word = raw[n - 1], raw[n]
+        if re.search(r"[,;:.!?\u2014-]$", before):
+            return False
+        if word[:1].isupper() and " ".join(tokens(word)) in RESTARTS:
+            return True
+    return False
 
 
 def is_question(text: str) -> bool:

@@ -172,9 +172,10 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         candidates += [(min(c[0], floor) * 0.8, *c[1:]) for c in standalone if c[3]["ends"] == 1.0
                        and c[3]["opens"] >= 0.9]
     pool = candidates or standalone or short or loose  # loose: no sentence edges at all (unpunctuated units)
-    if not pool:  # nothing keeps the rules: the first sentence that is not boilerplate
-        k = next((k for k in range(len(units)) if not junk[k]), 0)
-        pool = [(score(k, k)[0], k, k, score(k, k)[1])]
+    if not pool:  # nothing keeps the rules: the best sentence that is not boilerplate (the first, if all are)
+        pool = [(score(k, k)[0], k, k, score(k, k)[1]) for k in range(len(units)) if not junk[k]] or [
+            (score(0, 0)[0], 0, 0, score(0, 0)[1])]
+        pool = [max(pool, key=lambda c: (c[0], units[c[2]]["end"] - units[c[1]]["start"]))]
     return pool
 
 

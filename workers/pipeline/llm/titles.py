@@ -6,7 +6,8 @@ about what the clip says, in its own words. Candidates are the clip's sentences 
 clauses (a question the clip answers, a claim, a line that lands), without their leaning
 openers ("So", "And", "Yes,") and fillers ("um", "you know"). Each is scored by the
 salience of its content words (rare in the talk, frequent in the clip), names and numbers,
-and the content type's vocabulary; a candidate with a word Whisper was unsure of
+and the content type's vocabulary; one with no verb (``says``: "Mr. Cooper, with your
+help") weighs far less, as it says nothing about its subject; a candidate with a word Whisper was unsure of
 (probability under ``DOUBT``) that the clip does not say again is never used, so a
 mishearing never becomes a headline.
 
@@ -58,6 +59,10 @@ OPEN_VERBS = {"came", "come", "comes", "went", "go", "goes", "got", "get", "gets
               "tried", "try", "want", "wants", "wanted", "need", "needs", "needed", "know", "think", "thought",
               "looked", "look", "see", "saw", "found", "find", "gave", "give", "told", "tell", "asked", "ask",
               "decided", "used", "use", "reaches", "reached", "means", "meant", "became", "become", "keep", "kept"}
+VERBS = {"is", "are", "was", "were", "be", "been", "am", "do", "does", "did", "have", "has", "had", "can", "could",
+         "will", "would", "shall", "should", "may", "might", "must", "let's", "don't", "won't", "can't", "cannot"}
+PERSONAL = {"i", "you", "we", "they", "he", "she", "it", "nobody", "everybody", "everyone", "someone", "somebody",
+            "people", "who"}
 SUBORDINATE = re.compile(r"^(in order to|so that|when|whenever|if|unless|because|although|though|while|as soon as|"
                          r"until|after|before|since|once|whether)\b", re.IGNORECASE)
 
@@ -96,10 +101,24 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
             value -= 0.8  # a cut that stops before what the verb needs
         if not whole_start and tokens[0] not in SUBJECTS and not text[:1].isupper() and not tokens[0].isdigit():
             value -= 0.6  # a clause from inside a sentence that opens on a verb: a fragment
+        if not says(tokens):
+            value -= 1.2  # "Mr. Cooper, with your help": a phrase that says nothing about its subject
         value -= sum(2.5 if t not in STOPWORDS else 1.0 for t in doubtful & set(tokens))  # a likely mishearing
         if best is None or value > best[0]:
             best = (value, text)
     return _capital(best[1] if best else _shortest_complete(words))
+
+
+def says(tokens: list[str]) -> bool:
+    """Whether a headline's words say something about a subject: they hold a verb (an
+    auxiliary or modal, a contraction, a common verb, a past form, or the word after a
+    personal subject: "Nobody owns", "It cost"). A name and a phrase ("Mr. Cooper, with your
+    help", "The above copyright notice and this permission notice") do not."""
+    for n, t in enumerate(tokens):
+        if t in VERBS or t in OPEN_VERBS or t.endswith(("'s", "'re", "'ll", "'ve", "'d", "'m", "n't")) or (
+                t.endswith("ed") and len(t) > 4) or (n and tokens[n - 1] in PERSONAL and t not in STOPWORDS):
+            return True
+    return False
 
 
 def candidates(words: list[dict]) -> list[tuple[str, bool, bool]]:
