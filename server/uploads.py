@@ -140,7 +140,7 @@ def patch(upload_id: str):
                                                "it); HEAD it and resume there")
     try:
         received, dropped = tus.store_chunk(pool, storage, upload_id, writer=writer, key=key, room=room,
-                                          lease_s=lease_s)
+                                            lease_s=lease_s)
     except BaseException as exc:
         answer = tus.failed_store(pool, storage, upload_id, writer=writer, key=key, exc=exc)
         if answer is None:
