@@ -172,7 +172,8 @@ def said(text: str, start: float = 0.0, doubt: tuple[str, ...] = ()) -> list[dic
 
 
 def test_titles_are_headlines_not_fragments():
-    from workers.pipeline.llm.titles import candidates, headline
+    from workers.pipeline.llm.phrases import candidates
+    from workers.pipeline.llm.titles import headline
 
     assert "R&D" in headline(said("We have four R +&D departments and one of them made the Game Boy."), {})
     title = headline(said("First eyewitness accounts of this grisly development came from people who were "
@@ -190,7 +191,8 @@ def test_titles_are_headlines_not_fragments():
 
 def test_a_title_says_something_about_its_subject_not_a_name_and_a_phrase():
     from workers.pipeline.clips.quotes import normal
-    from workers.pipeline.llm.titles import headline, says
+    from workers.pipeline.llm.phrases import says
+    from workers.pipeline.llm.titles import headline
 
     title = headline(said("You know, I want to open this door again. I mean, Mr. Cooper, with your help, we can "
                           "push my help. Let him go, man. His mind has made up."), {})
