@@ -16,6 +16,7 @@ from workers.pipeline.clips.choosing import Band, resolve
 from workers.pipeline.clips.quotes import locate
 from workers.pipeline.clips.sentences import closes, ends_sentence, is_boilerplate, split, starts_sentence
 from workers.pipeline.llm.local import LocalLLM
+from tests.support.spoken import said
 
 FIXTURE = json.loads((Path(__file__).parent / "data" / "content_types.json").read_text())
 
@@ -157,49 +158,6 @@ def test_the_interviews_strongest_exchange_is_one_clip_from_its_question_to_its_
         assert not (before.endswith("?") and not clip["text"].split(". ")[0].endswith("?")), clip["text"]
         assert not clip["text"].endswith("?"), clip["text"]
         assert 3 <= len(clip["title"].split()) <= 10 and clip["reason"], clip
-
-
-def said(text: str, start: float = 0.0, doubt: tuple[str, ...] = ()) -> list[dict]:
-    """Whisper-like words for ``text``, 0.3 s each; a token glued to the one before it is
-    written with a leading '+' ("R +&D"); words in ``doubt`` were heard with probability 0.3."""
-    words = []
-    for k, token in enumerate(text.split()):
-        glued = token.startswith("+")
-        token = token.lstrip("+")
-        words.append({"word": token, "start": start + 0.3 * k, "end": start + 0.3 * k + 0.25, "space": not glued,
-                      "probability": 0.3 if token.strip(".,?") in doubt else 0.95})
-    return words
-
-
-def test_titles_are_headlines_not_fragments():
-    from workers.pipeline.llm.phrases import candidates
-    from workers.pipeline.llm.titles import headline
-
-    assert "R&D" in headline(said("We have four R +&D departments and one of them made the Game Boy."), {})
-    title = headline(said("First eyewitness accounts of this grisly development came from people who were "
-                          "understandably frightened and almost incoherent."), {})
-    assert not title.endswith("came") and 3 <= len(title.split()) <= 10
-    title = headline(said("There's no sound. It's all right. If you stay up here, you take orders from me."),
-                     {})
-    assert "orders" in title  # the claim, not a line with nothing to head
-    read = [c[0] for c in candidates(said("In all parts of the country, the wave of murder, which is sweeping the "
-                                          "nation, is being committed by creatures."))]
-    assert "the wave of murder is being committed by creatures" in read  # the claim, without what only describes
-    title = headline(said("They're afraid of fire. I found that out.", doubt=("afraid", "fire")), {})
-    assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
-
-
-def test_a_title_says_something_about_its_subject_not_a_name_and_a_phrase():
-    from workers.pipeline.clips.quotes import normal
-    from workers.pipeline.llm.phrases import says
-    from workers.pipeline.llm.titles import headline
-
-    title = headline(said("You know, I want to open this door again. I mean, Mr. Cooper, with your help, we can "
-                          "push my help. Let him go, man. His mind has made up."), {})
-    assert title != "Mr. Cooper, with your help" and says(normal(title))
-    assert not says(normal("The above copyright notice and this permission notice"))
-    assert says(normal("Nobody owns a gun")) and says(normal("It cost us four dollars"))  # after a subject
-    assert says(normal("Game Boy is manufactured in Japan")) and says(normal("That'll leave the door open"))
 
 
 def test_a_bulletin_picked_in_halves_is_posted_whole():

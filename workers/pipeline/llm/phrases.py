@@ -9,6 +9,7 @@ country,") or addresses someone ("My fellow Americans,") are also left out in tu
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from workers.pipeline.clips.meaning import leaning
 from workers.pipeline.clips.quotes import normal
@@ -34,6 +35,8 @@ POINTERS = {"it", "it's", "this", "that", "they", "they're", "he", "he's", "she"
 CUT_BEFORE = {"to", "that", "which", "who", "because", "if", "when", "where", "while", "as", "since", "until", "so",
               "but", "and", "in", "on", "at", "for", "with", "from", "by", "before", "after"}
 _CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+")
+# whom a speech addresses, at its start: not what it says ("My fellow Americans, ask not …")
+_ADDRESS = re.compile(r"^(my (fellow|dear) \w+|ladies and gentlemen|dear friends|friends|folks),?\s+", re.IGNORECASE)
 SETTING = {"in", "on", "at", "for", "from", "after", "before", "during", "across", "throughout"}
 _RELATIVE = re.compile(r",\s+(which|who)\b[^,;:]*,\s+", re.IGNORECASE)  # a clause that only describes
 # a cut that ends on one of these has lost what completes it ("… development came", "I wonder what happened")
@@ -63,38 +66,50 @@ def says(tokens: list[str]) -> bool:
     return False
 
 
-def candidates(words: list[dict]) -> list[tuple[str, bool, bool]]:
-    """(text, opens its sentence, whole) for the clip's sentences, their clauses, pairs of
-    clauses (whole), and their openings cut before a subordinate clause or a phrase ("I
-    looked back at the diner | to see if …", not whole), cleaned to headline form; a
-    sentence with a clause that only describes (", which is sweeping the nation,") is
-    also read without it, and one that opens on its setting ("In all parts of the country,")
-    without that too."""
-    out = []
-    for sentence in _sentences(words):
-        text = clean(sentence)
+class Candidate(NamedTuple):
+    """A headline candidate: its text (headline form); whether it opens its sentence;
+    whether it is whole (a sentence, a clause, two clauses); its sentence's number in the clip;
+    how many words of its piece a cut left off (0 for none)."""
+    text: str
+    opens: bool
+    whole: bool
+    sentence: int
+    left: int
+
+
+def candidates(words: list[dict]) -> list[Candidate]:
+    """The clip's sentences, their clauses, pairs of clauses (whole), their openings cut
+    before a subordinate clause or a phrase ("I looked back at the diner | to see if …", not
+    whole),
+    cleaned to headline form; a sentence with a clause that only describes (", which is
+    sweeping the nation,") is also read without it, and one that opens on its setting ("In
+    all parts of the country,") or on whom it addresses ("My fellow Americans") without
+    that too."""
+    out, texts = [], [clean(s) for s in _sentences(words)]
+    for number, text in enumerate(texts):
         if not text:
             continue
         lean = _RELATIVE.sub(" ", text)
         head, _, rest = lean.partition(", ")  # "In all parts of the country, the wave …": the claim
         bare = rest if rest and normal(head)[:1] and normal(head)[0] in SETTING and len(rest.split()) >= MIN_WORDS \
             else lean
-        for variant in dict.fromkeys((text, lean, bare)):
-            out += _pieces(variant)
+        called = _ADDRESS.sub("", bare, count=1)
+        for variant in dict.fromkeys((text, lean, bare, called if len(called.split()) >= MIN_WORDS else bare)):
+            out += [Candidate(piece, opens, whole, number, cut) for piece, opens, whole, cut in _pieces(variant)]
     return out
 
 
-def _pieces(text: str) -> list[tuple[str, bool, bool]]:
+def _pieces(text: str) -> list[tuple[str, bool, bool, int]]:
     clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
     pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
               *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
     cuts = []
     for piece, first in pieces:
         split = piece.split()
-        cuts += [(" ".join(split[:k]), first) for k in range(MIN_WORDS, len(split))
+        cuts += [(" ".join(split[:k]), first, len(split) - k) for k in range(MIN_WORDS, len(split))
                  if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
-    return ([(clean(p), first, n <= len(clauses)) for n, (p, first) in enumerate(pieces) if clean(p)]
-            + [(clean(p), first, False) for p, first in cuts if clean(p)])
+    return ([(clean(p), first, n <= len(clauses), 0) for n, (p, first) in enumerate(pieces) if clean(p)]
+            + [(clean(p), first, False, left) for p, first, left in cuts if clean(p)])
 
 
 def _sentences(words: list[dict], keep_words: bool = False) -> list:
@@ -127,5 +142,7 @@ def clean(text: str) -> str:
     while text.split() and normal(text.split()[0])[:1] and normal(text.split()[0])[0] in OPENERS:
         text = " ".join(text.split()[1:]).strip(" ,")
     question = text.endswith("?")
+    if question:  # "How long did it take you to develop …?": whom it is asked of is no part of a headline
+        text = re.sub(r"\b(take|takes|took|cost|costs) you to\b", r"\1 to", text, flags=re.IGNORECASE)
     text = text.rstrip(" .!?,;:")
     return (text + "?") if question and text else text

@@ -2,14 +2,20 @@
 
 A title is a headline a person would write: 3 to 10 words, complete (never cut with "…",
 never one word, never opening on a filler or a connective, never ending on "the" or "of"),
-about what the clip says, in its own words. Candidates are the clip's sentences and their
-clauses (a question the clip answers, a claim, a line that lands), without their leaning
-openers ("So", "And", "Yes,") and fillers ("um", "you know"). Each is scored by the
-salience of its content words (rare in the talk, frequent in the clip), names and numbers,
-and the content type's vocabulary; one with no verb (``says``: "Mr. Cooper, with your
-help") weighs far less, as it says nothing about its subject; a candidate with a word Whisper was unsure of
-(probability under ``DOUBT``) that the clip does not say again is never used, so a
-mishearing never becomes a headline.
+about what the clip says, in its own words. Candidates (``llm.phrases``) are the clip's
+sentences and their clauses (a question the clip answers, a claim, a line that lands),
+without their leaning openers ("So", "And", "Yes,"), fillers ("um", "you know") and whom
+they address ("My fellow Americans"). Each is scored by the salience of its content words
+(rare in the talk, frequent in the clip), names and numbers, and the content type's
+vocabulary; one with no verb (``says``: "Mr. Cooper, with your help") weighs far less, as it
+says nothing about its subject, and so does a cut that leaves off its piece's last word or
+two ("… can do | for you"). A clip that opens on a question and holds its answer is headed
+by that question when it says what it asks without the clip ("How long did it take to
+develop the Game Boy?"), never by the asker's setup before it; a question that points
+outside itself ("Will it be suitable?") weighs less. A whole line in the clip's last third
+(where the payoff lands) weighs a little more. A word Whisper was unsure of (probability
+under ``DOUBT``) that the clip does not say again, and a name or number never heard at
+``SURE`` or more, are never used, so a mishearing never becomes a headline.
 
 The hook is the clip's strongest line: the sentence with the most intensity and salience,
 whole (at most ``HOOK_CHARS`` characters, else its best clause), other than the title.
@@ -29,17 +35,22 @@ from workers.pipeline.clips.quotes import best_ratio, normal
 from workers.pipeline.llm.phrases import (DANGLING, LEADS, MAX_WORDS, MIN_WORDS, NO_CLAIM, OPEN_VERBS, OPENERS,
                                           PHATIC, POINTERS, SUBJECTS, SUBORDINATE, _CLAUSE, _join, _sentences,
                                           candidates, clean, says)
-from workers.pipeline.llm.salience import intensity
+from workers.pipeline.llm.salience import NUMBER_WORDS, intensity
 from workers.pipeline.llm.text import STOPWORDS, without_list_number
 
 DOUBT = 0.5
 HOOK_CHARS = 160
 HOOK_MATCH = 0.8
+GIVEN_TO = {"for", "to", "with", "at", "about", "from", "of"}  # "… can do for you" ends; "… told you" dangles
+SURE = 0.8
+SELF = {"i", "i'm", "i'll", "i've", "i'd"}  # a name or number in a headline must have been heard at least this surely
+ASKED_POINTERS = {"it", "this", "them", "they", "he", "she", "him", "her", "one"}
 
 
 def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str] = frozenset(),
-             prefer_question: bool = False) -> str:
-    """The best headline from a clip's words (Whisper's, with ``probability`` where known)."""
+             prefer_question: bool = False, ranked: list | None = None) -> str:
+    """The best headline from a clip's words (Whisper's, with ``probability`` where known);
+    every candidate's (value, text) is added to ``ranked`` when given."""
     clip_counts: dict[str, int] = {}
     for w in words:
         for t in normal(w["word"]):
@@ -47,19 +58,26 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
     stems: dict[str, int] = {}
     for t, c in clip_counts.items():
         stems[t[:5]] = stems.get(t[:5], 0) + c
-    doubtful = {t for w in words if w.get("probability", 1.0) < DOUBT for t in normal(w["word"])
-                if clip_counts.get(t, 0) < 2}
+    doubtful = _doubtful(words, clip_counts)
+    said = [clean(s) for s in _sentences(words)]
+    asked = next((n for n, t in enumerate(said) if t.endswith("?")), -1) if prefer_question else -1
     best = None
-    for text, whole_start, complete in candidates(words):
+    for text, whole_start, complete, number, left in candidates(words):
         tokens = normal(text)
         content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
-        if (not MIN_WORDS <= len(tokens) <= MAX_WORDS or tokens[-1] in DANGLING or tokens[-2] == "to" or not content
-                or PHATIC.search(text)):
+        if (not MIN_WORDS <= len(tokens) <= MAX_WORDS or tokens[-2] == "to" or not content or PHATIC.search(text)
+                or (tokens[-1] in DANGLING and not (tokens[-1] == "you" and tokens[-2] in GIVEN_TO))):
             continue
         value = sum(stems.get(t[:5], 1) / (1 + talk_counts.get(t, 0)) ** 0.5 for t in content) / len(content) ** 0.5
         value += 0.6 * sum(t in vocabulary for t in content) + 0.4 * min(2, len(re.findall(r"\d|\b[A-Z][a-z]",
                                                                                           text[1:])))
-        value += 0.3 * intensity(text) * len(tokens) ** 0.5 + (0.5 if prefer_question and text.endswith("?") else 0)
+        value += 0.3 * intensity(text) * len(tokens) ** 0.5
+        if asked >= 0 and text.endswith("?"):  # the question the clip answers heads it, when it says what it asks
+            value += 1.0 if _asks_alone(tokens) else -0.3
+        elif number <= asked:
+            value -= 0.5  # the asker's setup, not what the clip answers
+        value -= 0.7 * (0 < left <= 2)  # "ask not what your country can do | for you": cut before its end
+        value += 0.3 * (complete and len(said) >= 3 and number >= 2 * len(said) / 3)  # the payoff lands late
         whole_start = whole_start or (tokens[0] in SUBJECTS and tokens[0] not in {"the", "a", "an"}
                                       and complete)  # "…, you take orders from me": a sentence of its own
         value += 0.5 * whole_start + 0.4 * complete - 0.6 * (tokens[0] in LEADS) - 0.3 * (tokens[0] in POINTERS)
@@ -74,6 +92,8 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
         if not says(tokens):
             value -= 1.2  # "Mr. Cooper, with your help": a phrase that says nothing about its subject
         value -= sum(2.5 if t not in STOPWORDS else 1.0 for t in doubtful & set(tokens))  # a likely mishearing
+        if ranked is not None:
+            ranked.append((round(value, 2), text))
         if best is None or value > best[0]:
             best = (value, text)
     return _capital(best[1] if best else _shortest_complete(words))
@@ -108,12 +128,36 @@ def _hook_form(text: str) -> str:
         text = " ".join(text.split()[lean[1]:])
     if len(text) <= HOOK_CHARS:
         return text
-    parts = [p for p, _, _ in candidates([{"word": w} for w in text.split()]) if len(p.split()) >= 4]
+    parts = [c.text for c in candidates([{"word": w} for w in text.split()]) if len(c.text.split()) >= 4]
     fitting = [p for p in parts if len(p) <= HOOK_CHARS]
     if not fitting:
         return text
     line = max(fitting, key=lambda p: (intensity(p) * len(p) ** 0.5, len(p))).rstrip(",;: ")
     return line if line.endswith((".", "?", "!")) else line + "."
+
+
+def _doubtful(words: list[dict], clip_counts: dict[str, int]) -> set[str]:
+    """Tokens that are likely mishearings: heard with probability under ``DOUBT`` and not said
+    again; a name or a number (a word capitalized inside a sentence somewhere in the clip,
+    digits, a number word) under ``SURE`` every time it was heard."""
+    inside = [before is not None and not before["word"].rstrip("\"')").endswith((".", "?", "!"))
+              for before in [None, *words[:-1]]]
+    names = {t for w, mid in zip(words, inside) if mid and w["word"].strip()[:1].isupper() for t in normal(w["word"])}
+    heard: dict[str, list[float]] = {}
+    for w in words:
+        for t in normal(w["word"]):
+            heard.setdefault(t, []).append(w.get("probability", 1.0))
+    return {t for t, ps in heard.items() if (min(ps) < DOUBT and clip_counts.get(t, 0) < 2) or (
+        (t in names or t in NUMBER_WORDS or any(c.isdigit() for c in t)) and t not in SELF and max(ps) < SURE)}
+
+
+def _asks_alone(tokens: list[str]) -> bool:
+    """Whether a question says what it asks without the clip around it: two words of
+    substance and nothing that points outside it ("Will it be suitable?" points)."""
+    claim = [t for t in tokens if t not in STOPWORDS and len(t) > 2 and t not in NO_CLAIM]
+    pointing = [t for n, t in enumerate(tokens) if t in ASKED_POINTERS and not (
+        t == "it" and n + 1 < len(tokens) and tokens[n + 1] in {"take", "takes", "took", "cost", "costs"})]
+    return len(claim) >= 2 and not pointing
 
 
 def grounded(text: str, clip_text: str) -> bool:
