@@ -21,6 +21,8 @@ def test_titles_are_headlines_not_fragments():
     read = [c[0] for c in candidates(said("In all parts of the country, the wave of murder, which is sweeping the "
                                           "nation, is being committed by creatures."))]
     assert "the wave of murder is being committed by creatures" in read  # the claim, without what only describes
+    read = [c[0] for c in candidates(said("I said I'm not afraid and then this man started walking up the road"))]
+    assert "this man started walking up the road" in read  # a run-on Whisper did not punctuate, at its joint
     title = headline(said("They're afraid of fire. I found that out.", doubt=("afraid", "fire")), {})
     assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
 

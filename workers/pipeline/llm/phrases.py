@@ -34,7 +34,7 @@ NO_CLAIM = {"there's", "here's", "what's", "let's", "that's", "don't", "i'm", "y
 POINTERS = {"it", "it's", "this", "that", "they", "they're", "he", "he's", "she", "she's", "them", "there"}
 CUT_BEFORE = {"to", "that", "which", "who", "because", "if", "when", "where", "while", "as", "since", "until", "so",
               "but", "and", "in", "on", "at", "for", "with", "from", "by", "before", "after"}
-_CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+")
+_CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+|\s+and then\s+", re.IGNORECASE)  # "and then": a run-on's joint
 # whom a speech addresses, at its start: not what it says ("My fellow Americans, ask not …")
 _ADDRESS = re.compile(r"^(my (fellow|dear) \w+|ladies and gentlemen|dear friends|friends|folks),?\s+", re.IGNORECASE)
 SETTING = {"in", "on", "at", "for", "from", "after", "before", "during", "across", "throughout"}
