@@ -56,6 +56,19 @@ def test_unpunctuated_speech_is_cut_at_pauses_and_run_ons_at_clause_edges():
     assert all(p["text"].endswith(",") for p in parts[:-1])  # cut at clause edges, never inside one
 
 
+@pytest.mark.parametrize("said, cut", [
+    ("most games are hard to change Where do you make the radios?", True),
+    ("games are hard Where do you make the radios?", True),  # three words before: a sentence
+    ("too hard Where do you make the radios?", False),  # two: too little to stand as one
+    ("we sold it to Game Boy players in Europe", False),  # a name is capitalized inside a sentence
+    ("it was hard, Where do you make the radios?", False),  # punctuated: Whisper heard no stop there
+])
+def test_a_sentence_whisper_ran_on_without_a_stop_is_cut_where_its_next_one_opens(said, cut):
+    units = split(whisper_segments(said))
+    assert (len(units) == 2) is cut
+    assert not cut or (units[0]["closed_by"] == "capital" and units[1]["text"].startswith("Where"))
+
+
 def test_sentence_edges_and_boilerplate_are_recognised():
     assert ends_sentence("power?") and ends_sentence('said."') and not ends_sentence("Mr.")
     assert not ends_sentence("www.marxists.org") and not ends_sentence("unite")
@@ -158,6 +171,20 @@ def test_the_interviews_strongest_exchange_is_one_clip_from_its_question_to_its_
         assert not (before.endswith("?") and not clip["text"].split(". ")[0].endswith("?")), clip["text"]
         assert not clip["text"].endswith("?"), clip["text"]
         assert 3 <= len(clip["title"].split()) <= 10 and clip["reason"], clip
+
+
+def test_an_exchange_ends_where_its_answer_ends_not_on_the_next_question_and_its_first_line():
+    units = split(whisper_segments(
+        "Why did you decide to build your radios in an old shoe factory in Leeds?",
+        "Yes, we looked at factories all over the world for a long time. When the people who build the radio sit "
+        "next to the people who answer the phone, every complaint reaches the workbench by lunchtime. The design "
+        "gets a little better every week because of it. A factory far away would give us cheaper radios and worse "
+        "ones.",
+        "Where do you buy the parts? Every part comes from within fifty miles of Leeds.",  # no pause, no voice change
+        "| Thank you for coming in today."))
+    reply = LocalLLM().find_clips(units, content_type="interview", min_s=15, max_s=60, count=3)["result"]
+    clips = resolve(reply["clips"], units, Band(15, 60), units[-1]["end"] + 1, 3, kind="interview")
+    assert clips[0]["text"].startswith("Why did you") and clips[0]["text"].endswith("and worse ones.")
 
 
 def test_a_bulletin_picked_in_halves_is_posted_whole():

@@ -57,6 +57,9 @@ def test_the_askers_setup_never_heads_the_answer():
     spoken = said("People say every radio needs a screen and an app. Why doesn't yours? We built one. So we "
                   "dropped the screen.")
     assert headline(spoken, {}, prefer_question=True) == "We dropped the screen"
+    spoken = said("So what then? The programmer hears that Nintendo will never sell his game in Germany. Well, that "
+                  "happened. We dropped those games.")  # the asker goes on past the question until the reply
+    assert headline(spoken, {}, prefer_question=True) == "We dropped those games"
 
 
 @pytest.mark.parametrize("heard, named", [(0.79, False), (0.81, True)])

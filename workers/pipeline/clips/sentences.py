@@ -10,13 +10,16 @@ ends at a sentence end, for both LLM backends.
   still has breaths; a pause of exactly ``PAUSE_S``, to the millisecond, counts), or where
   another speaker takes over after a comma (Whisper runs "…nice to be here, so where did
   the idea come from?" into one sentence across two voices: ``turns.voice_changes``, at a
-  distance of ``SPLIT`` or more, with three words or more on either side), or,
+  distance of ``SPLIT`` or more, with three words or more on either side), or before a
+  word that only opens sentences written capitalized straight after a lowercase word
+  (``OPENING``: "… difficult to change Where do you make it?"; three words or more before), or,
   for a run-on sentence, at the last clause edge (``,;:``) before it grows past
   ``MAX_UNIT_S`` (a unit of exactly ``MAX_UNIT_S`` is not cut).
 * A unit keeps its words exactly as Whisper timed them; ``id`` numbers the units from 0,
   ``segment`` names the Whisper segment its first word came from, and ``closed_by`` says
   what ended it: ``sentence``, ``pause``, ``turn``, ``clause`` (a run-on cut) or ``end``
-  (the transcript's last words). Only ``clause`` is not a place a clip may start after or
+  (the transcript's last words) or ``capital`` (a sentence's opening word capitalized after a
+  lowercase word with no stop: Whisper left the full stop out). Only ``clause`` is not a place a clip may start after or
   end at. ``gap`` is the silence before the unit (seconds) and ``new_voice`` whether the
   voice prints say another speaker starts with it (None: the words carry no voice prints);
   ``scene``, when its first word has one, the jump in the room's sound before it
@@ -37,6 +40,11 @@ SPLIT = 1.3  # a sentence is cut where the voice changes this much (and three wo
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*$")
 _ENUMERATOR = re.compile(r"^\(?\d{1,2}[.)]$")
 _CLAUSE = re.compile(r"[,;:\u2014]$")
+# words that open a sentence and are never capitalized inside one (names, "I" and titles are)
+OPENING = {"where", "what", "why", "how", "when", "who", "which", "do", "does", "did", "is", "are", "was", "were",
+           "can", "could", "would", "will", "should", "have", "has", "so", "and", "but", "because", "the", "we",
+           "they", "it", "it's", "there", "this", "that", "these", "those", "yes", "no", "well", "then", "you",
+           "he", "she", "if", "now", "let's", "our", "my", "in", "on", "at"}
 _ABBREVIATION = re.compile(r"^(mr|mrs|ms|dr|st|vs|e\.g|i\.e|jr|sr|prof)\.$", re.IGNORECASE)
 BOILERPLATE = re.compile(
     r"\b(public domain|librivox|audiobooks?|this (audio)?book is|recording is in|text version of|"
@@ -80,6 +88,8 @@ def split(segments: list[dict], pause_s: float = PAUSE_S, max_unit_s: float = MA
         elif current and changes.get(k, 0.0) >= SPLIT and _CLAUSE.search(current[-1]["word"]) \
                 and len(current) >= 3 and _sentence_goes_on(flat, k, 3):
             close(len(current), "turn")
+        elif len(current) >= 3 and _missed_stop(current[-1]["word"], word["word"]):
+            close(len(current), "capital")
         if origin is None:
             origin = seg_id
         current.append(word)
@@ -91,6 +101,15 @@ def split(segments: list[dict], pause_s: float = PAUSE_S, max_unit_s: float = MA
     if current:
         close(len(current), "end")
     return units
+
+
+def _missed_stop(before: str, word: str) -> bool:
+    """Whether Whisper left out a full stop between ``before`` and ``word``: it wrote a
+    sentence's opening word capitalized ("… difficult to change Where do you make it?")
+    straight after a lowercase word with no punctuation."""
+    before, word = before.strip(), word.strip()
+    return bool(before[-1:].islower() and word[:1].isupper() and word[1:2].islower()
+                and word.rstrip(",.?!").lower() in OPENING)
 
 
 def _sentence_goes_on(flat: list, k: int, words: int) -> bool:

@@ -131,7 +131,8 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         cut = any(shape.answer_end[q] > j for q in asked)
         ends_thought = j + 1 == len(units) or shape.turn[j + 1] or shape.gap[j + 1] >= 1.0 or any(
             shape.answer_end[q] == j for q in asked) or (rules.scenes and speech.scene[j] >= SOFT)
-        fresh = sum(1 for q in asked if q > i + 1 and shape.gap[q] >= 1.0 and shape.turn[q])  # another exchange begins
+        fresh = sum(1 for q in asked if q > i + 1 and (shape.gap[q] >= 1.0 and shape.turn[q] or any(
+            shape.answer_end[p] == q - 1 for p in asked if p < q)))  # another exchange begins (after an answer ends)
         parts = {
             "whole": (0.75 if cut else (1.3 if whole else 1.0)) * 0.85 ** fresh,
             "opens": opens(i),

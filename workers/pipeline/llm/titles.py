@@ -43,6 +43,7 @@ HOOK_CHARS = 160
 HOOK_MATCH = 0.8
 GIVEN_TO = {"for", "to", "with", "at", "about", "from", "of"}  # "… can do for you" ends; "… told you" dangles
 SURE = 0.8
+REPLIES = {"yes", "no", "yeah", "well", "sure", "oh", "exactly", "absolutely", "right"}
 SELF = {"i", "i'm", "i'll", "i've", "i'd"}  # a name or number in a headline must have been heard at least this surely
 ASKED_POINTERS = {"it", "this", "them", "they", "he", "she", "him", "her", "one"}
 
@@ -61,6 +62,7 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
     doubtful = _doubtful(words, clip_counts)
     said = [clean(s) for s in _sentences(words)]
     asked = next((n for n, t in enumerate(said) if t.endswith("?")), -1) if prefer_question else -1
+    asking = _asking(_sentences(words), asked)
     best = None
     for text, whole_start, complete, number, left in candidates(words):
         tokens = normal(text)
@@ -72,9 +74,11 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
         value += 0.6 * sum(t in vocabulary for t in content) + 0.4 * min(2, len(re.findall(r"\d|\b[A-Z][a-z]",
                                                                                           text[1:])))
         value += 0.3 * intensity(text) * len(tokens) ** 0.5
-        if asked >= 0 and text.endswith("?"):  # the question the clip answers heads it, when it says what it asks
-            value += 1.0 if _asks_alone(tokens) else -0.3
-        elif number <= asked:
+        if text.endswith("?") and not _asks_alone(tokens):
+            value -= 0.8  # "Will it be suitable for the American taste?": "it" is outside the title
+        elif text.endswith("?") and asked >= 0:
+            value += 1.0  # the question the clip answers heads it, when it says what it asks
+        elif number <= asking:
             value -= 0.5  # the asker's setup, not what the clip answers
         value -= 0.7 * (0 < left <= 2)  # "ask not what your country can do | for you": cut before its end
         value += 0.3 * (complete and len(said) >= 3 and number >= 2 * len(said) / 3)  # the payoff lands late
@@ -149,6 +153,16 @@ def _doubtful(words: list[dict], clip_counts: dict[str, int]) -> set[str]:
             heard.setdefault(t, []).append(w.get("probability", 1.0))
     return {t for t, ps in heard.items() if (min(ps) < DOUBT and clip_counts.get(t, 0) < 2) or (
         (t in names or t in NUMBER_WORDS or any(c.isdigit() for c in t)) and t not in SELF and max(ps) < SURE)}
+
+
+def _asking(sentences: list[str], asked: int) -> int:
+    """The last sentence of the asker's part: the question (``asked``, -1 for none), or,
+    where one of the next two sentences opens on a reply ("Yes, we looked at …"), the one
+    before that reply ("… and you have to say no, I don't want to market it.")."""
+    for n in range(asked + 1, min(len(sentences), asked + 3) if asked >= 0 else 0):
+        if normal(sentences[n])[:1] and normal(sentences[n])[0] in REPLIES:
+            return n - 1
+    return asked
 
 
 def _asks_alone(tokens: list[str]) -> bool:
