@@ -23,6 +23,8 @@ def test_titles_are_headlines_not_fragments():
     assert "the wave of murder is being committed by creatures" in read  # the claim, without what only describes
     read = [c[0] for c in candidates(said("I said I'm not afraid and then this man started walking up the road"))]
     assert "this man started walking up the road" in read  # a run-on Whisper did not punctuate, at its joint
+    read = [c[0] for c in candidates(said("we dropped those games as they were hard to change Where do you make it?"))]
+    assert "Where do you make it?" in read  # a stop Whisper left out
     title = headline(said("They're afraid of fire. I found that out.", doubt=("afraid", "fire")), {})
     assert "afraid" not in title and "fire" not in title  # a likely mishearing never heads a clip
 
@@ -75,3 +77,12 @@ def test_a_name_or_a_number_heard_unsurely_never_heads_a_clip(heard, named):
 def test_whom_a_speech_addresses_is_left_out_and_its_line_kept_whole():
     assert headline(said("My fellow citizens, ask not what your country can do for you."), {}) == (
         "Ask not what your country can do for you")
+
+
+def test_a_hook_is_never_a_phatic_line_nor_one_with_a_word_whisper_was_unsure_of():
+    from workers.pipeline.llm.titles import hook
+
+    assert hook(said("Wait a minute! The door is open."), "Nothing", {}) == "The door is open."
+    spoken = said("We need bottles to make cocktails for the escape tonight. The house is quiet now.",
+                  doubt=("cocktails",))
+    assert hook(spoken, "Nothing", {}) == "The house is quiet now."

@@ -88,7 +88,7 @@ def split(segments: list[dict], pause_s: float = PAUSE_S, max_unit_s: float = MA
         elif current and changes.get(k, 0.0) >= SPLIT and _CLAUSE.search(current[-1]["word"]) \
                 and len(current) >= 3 and _sentence_goes_on(flat, k, 3):
             close(len(current), "turn")
-        elif len(current) >= 3 and _missed_stop(current[-1]["word"], word["word"]):
+        elif len(current) >= 3 and missed_stop(current[-1]["word"], word["word"]):
             close(len(current), "capital")
         if origin is None:
             origin = seg_id
@@ -103,7 +103,7 @@ def split(segments: list[dict], pause_s: float = PAUSE_S, max_unit_s: float = MA
     return units
 
 
-def _missed_stop(before: str, word: str) -> bool:
+def missed_stop(before: str, word: str) -> bool:
     """Whether Whisper left out a full stop between ``before`` and ``word``: it wrote a
     sentence's opening word capitalized ("… difficult to change Where do you make it?")
     straight after a lowercase word with no punctuation."""

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from workers.pipeline.clips.meaning import leaning
 from workers.pipeline.clips.quotes import normal
-from workers.pipeline.clips.sentences import ends_sentence
+from workers.pipeline.clips.sentences import ends_sentence, missed_stop
 from workers.pipeline.llm.salience import FILLERS
 from workers.pipeline.llm.text import STOPWORDS, without_list_number
 
@@ -113,10 +113,13 @@ def _pieces(text: str) -> list[tuple[str, bool, bool, int]]:
 
 
 def _sentences(words: list[dict], keep_words: bool = False) -> list:
+    """The clip's sentences (as text, or as their words): ended by a stop, or where Whisper
+    left the stop out (``sentences.missed_stop``)."""
     out, current = [], []
-    for w in words:
+    for n, w in enumerate(words):
         current.append(w)
-        if ends_sentence(w["word"]) or w is words[-1]:
+        if ends_sentence(w["word"]) or w is words[-1] or (
+                len(current) >= 3 and missed_stop(w["word"], words[n + 1]["word"])):
             out.append(current if keep_words else _join(current))
             current = []
     return out

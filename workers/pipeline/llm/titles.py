@@ -41,6 +41,7 @@ from workers.pipeline.llm.text import STOPWORDS, without_list_number
 DOUBT = 0.5
 HOOK_CHARS = 160
 HOOK_MATCH = 0.8
+HOOK_WORDS = 5
 GIVEN_TO = {"for", "to", "with", "at", "about", "from", "of"}  # "… can do for you" ends; "… told you" dangles
 SURE = 0.8
 REPLIES = {"yes", "no", "yeah", "well", "sure", "oh", "exactly", "absolutely", "right"}
@@ -104,17 +105,24 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
 
 
 def hook(words: list[dict], title: str, talk_counts: dict[str, int]) -> str:
-    """The clip's strongest line (see the module docstring): intensity and rare words, less
-    each word Whisper was unsure of."""
+    """The clip's strongest line (see the module docstring): intensity and rare words (of
+    those Whisper heard surely: a mishearing is rare too), less each word Whisper was unsure
+    of, and far less each such word of substance ("sit and meager", "bollocks off
+    cocktails"); a line under ``HOOK_WORDS`` words or a phatic one ("Look at this.") says
+    too little to open a post."""
     scored = []
     for sentence in _sentences(words, keep_words=True):
         text = _join(sentence)
-        tokens = [t for t in normal(text) if t not in STOPWORDS and len(t) > 2]
         if len(normal(text)) < 3:
             continue
-        rarity = sum(1 / (1 + talk_counts.get(t, 0)) ** 0.5 for t in tokens) / max(1, len(tokens)) ** 0.5
+        sure = [t for w in sentence if w.get("probability", 1.0) >= DOUBT for t in normal(w["word"])
+                if t not in STOPWORDS and len(t) > 2]
+        rarity = sum(1 / (1 + talk_counts.get(t, 0)) ** 0.5 for t in sure) / max(1, len(sure)) ** 0.5
         doubt = sum(w.get("probability", 1.0) < DOUBT for w in sentence) / len(sentence)
-        scored.append((intensity(text) + rarity - 3 * doubt, text))
+        unsure = sum(w.get("probability", 1.0) < DOUBT and any(t not in STOPWORDS and len(t) > 2
+                                                               for t in normal(w["word"])) for w in sentence)
+        short = 0.5 * (len(normal(text)) < HOOK_WORDS) + 1.5 * bool(PHATIC.search(clean(text)))  # "Wait a minute."
+        scored.append((intensity(text) + rarity - 3 * doubt - unsure - short, text))
     scored.sort(key=lambda s: -s[0])
     for _, text in scored:
         line = _capital(_hook_form(text))
