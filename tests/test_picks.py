@@ -251,3 +251,17 @@ def test_where_no_line_is_long_enough_the_offline_picker_gives_the_best_not_the_
     units = timed_lines((0.6, "Okay then."), (3.5, "The creatures are coming up the road from the cemetery!"))
     offline = LocalLLM().find_clips(units, content_type="film", min_s=15, max_s=60, count=5)["result"]["clips"]
     assert [c["start_segment"] for c in offline] == [1]
+
+
+def test_a_reason_claims_no_more_than_the_clip_holds():
+    from workers.pipeline.llm.picks import reason
+
+    parts = {"whole": 1.3, "opens": 1.0, "ends": 1.0, "lift": 1.0}
+    run = [{"text": t} for t in ("In Japan nobody owns a gun.", "It is like a movie.",
+                                 "Do you think it makes people aggressive?", "I don't know.")]
+    assert "takes in \u201cDo you think it makes people aggressive?\u201d and its answer" in reason(
+        "interview", run, parts, False)  # the question comes late: the clip does not ask it
+    assert "asks \u201cDo you think" in reason("interview", run[1:], parts, False)
+    flat = {**parts, "whole": 1.0}
+    assert "opens on a fresh start" in reason("news", [{"text": "Officials are baffled by the reports."}], flat, False)
+    assert "fresh start" not in reason("news", [{"text": "what to look for and guard yourself against."}], flat, False)

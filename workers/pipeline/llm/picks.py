@@ -190,10 +190,11 @@ def reason(content_type: str, run: list[dict], parts: dict, short: bool) -> str:
     """One line an editor reads: what the clip is, its line, and why it stands on its own."""
     from workers.pipeline.clips.meaning import is_question
 
-    asked = next((u["text"] for u in run if is_question(u["text"])), None)
+    where, asked = next(((k, u["text"]) for k, u in enumerate(run) if is_question(u["text"])), (0, None))
     voices = sum(bool(u.get("new_voice")) for u in run[1:])
-    if parts["whole"] > 1 and asked:
-        what = f"asks \u201c{_quote(asked)}\u201d and holds the whole answer"
+    if parts["whole"] > 1 and asked:  # it asks (opening on the question), or takes one in on its way
+        what = (f"asks \u201c{_quote(asked)}\u201d and holds the whole answer" if where <= 1
+                else f"takes in \u201c{_quote(asked)}\u201d and its answer")
     elif content_type == "film":
         what = "a whole exchange" if voices else "a speech told whole"
     elif content_type == "news" or parts.get("merged"):
@@ -208,7 +209,7 @@ def reason(content_type: str, run: list[dict], parts: dict, short: bool) -> str:
         why.append("ends where the thought ends")
     if parts["lift"] > 1.05:
         why.append("dense and dramatic (numbers, names, contrasts)")
-    if parts["opens"] == 1.0 and not parts["whole"] > 1:
+    if parts["opens"] == 1.0 and not parts["whole"] > 1 and run[0]["text"][:1].isupper():  # not mid-sentence
         why.append("opens on a fresh start")
     said.append(", ".join(why))
     if short:
