@@ -29,8 +29,7 @@ from workers.queue.worker import Worker
 from .conftest import BROWSER_SKIP, wait_for
 
 CHROMIUM = "/usr/bin/chromium"
-# Deadlines, not timings: the real pipeline on a 2-core machine shared with other work can be
-# slow, and a correct page must never fail for it.
+# Deadlines, not timings: the real pipeline on a busy 2-core machine can be slow; a correct page never fails for it.
 PIPELINE_MS = 600_000  # a video through every step
 WAIT_MS = 120_000      # anything else the page waits for (a search, an answer, a seek)
 # Skipped without it, and said loudly at the end of the run (conftest.pytest_terminal_summary).
