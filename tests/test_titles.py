@@ -86,3 +86,15 @@ def test_a_hook_is_never_a_phatic_line_nor_one_with_a_word_whisper_was_unsure_of
     spoken = said("We need bottles to make cocktails for the escape tonight. The house is quiet now.",
                   doubt=("cocktails",))
     assert hook(spoken, "Nothing", {}) == "The house is quiet now."
+
+
+def test_a_headline_cut_keeps_its_stakes_and_never_ends_on_a_word_that_needs_more():
+    read = [c.text for c in candidates(said("The wave of murder, which is sweeping the nation is being committed by "
+                                            "creatures who feast upon their victims."))]
+    assert "The wave of murder is being committed by creatures" in read  # a relative clause Whisper left open
+    spoken = said("The wave of murder is being committed by creatures who feast upon the flesh of their victims. "
+                  "Officials are still reviewing the reports.")
+    assert headline(spoken, {}) == "The wave of murder is being committed by creatures"  # cut before "who"
+    spoken = said("Help came too late for the people who were trapped in the farmhouse that night. The fire spread "
+                  "to the barn and the fields by morning light.")
+    assert headline(spoken, {}) == "Help came too late"  # not "… for the people | who were trapped"

@@ -174,7 +174,7 @@ def _titles(clips: list[dict], segments: list[dict], kind: str | None) -> None:
     vocabulary = set(LEXICON.get(kind or "", "").split())
     for clip in clips:
         (title, hook), exchange, question = clip.pop("_cite"), clip.pop("exchange"), clip.pop("question")
-        settle(clip, title, hook, counts, vocabulary, prefer_question=exchange and question)
+        settle(clip, title, hook, counts, vocabulary, prefer_question=exchange and question, exchange=exchange)
 
 
 def join_words(words: list[dict]) -> str:

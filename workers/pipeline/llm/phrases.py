@@ -37,8 +37,13 @@ CUT_BEFORE = {"to", "that", "which", "who", "because", "if", "when", "where", "w
 _CLAUSE = re.compile(r"[,;:\u2014]\s+|\s+-\s+|\s+and then\s+", re.IGNORECASE)  # "and then": a run-on's joint
 # whom a speech addresses, at its start: not what it says ("My fellow Americans, ask not …")
 _ADDRESS = re.compile(r"^(my (fellow|dear) \w+|ladies and gentlemen|dear friends|friends|folks),?\s+", re.IGNORECASE)
+RELATIVE = {"who", "which"}
 SETTING = {"in", "on", "at", "for", "from", "after", "before", "during", "across", "throughout"}
 _RELATIVE = re.compile(r",\s+(which|who)\b[^,;:]*,\s+", re.IGNORECASE)  # a clause that only describes
+# … and one Whisper did not close with a comma: it ends where the sentence's own verb comes
+# ("The wave of murder, which is sweeping the nation is being committed by …")
+_OPEN_RELATIVE = re.compile(r",\s+(which|who)\s+(is|are|was|were|has|have|had)\s+[^,;:]*?\s+"
+                            r"(?=(is|are|was|were|has|have|had|will|would|can|could)\s)", re.IGNORECASE)
 # a cut that ends on one of these has lost what completes it ("… development came", "I wonder what happened")
 OPEN_VERBS = {"came", "come", "comes", "went", "go", "goes", "got", "get", "gets", "happened", "happens", "said",
               "says", "say", "made", "make", "makes", "took", "take", "takes", "put", "puts", "started", "start",
@@ -68,11 +73,14 @@ def says(tokens: list[str]) -> bool:
 
 class Candidate(NamedTuple):
     """A headline candidate: its text (headline form); whether it opens its sentence;
-    whether it is whole (a sentence, a clause, two clauses); its sentence's number in the clip;
+    how whole it is (2: the sentence, read whole or without what only describes, sets the
+    scene or addresses; 1: a clause or two, or a cut before a relative clause that only says
+    more of its noun: "… committed by creatures | who feast …"; 0: another cut); its
+    sentence's number in the clip;
     how many words of its piece a cut left off (0 for none)."""
     text: str
     opens: bool
-    whole: bool
+    whole: int
     sentence: int
     left: int
 
@@ -89,7 +97,7 @@ def candidates(words: list[dict]) -> list[Candidate]:
     for number, text in enumerate(texts):
         if not text:
             continue
-        lean = _RELATIVE.sub(" ", text)
+        lean = _OPEN_RELATIVE.sub(" ", _RELATIVE.sub(" ", text))
         head, _, rest = lean.partition(", ")  # "In all parts of the country, the wave …": the claim
         bare = rest if rest and normal(head)[:1] and normal(head)[0] in SETTING and len(rest.split()) >= MIN_WORDS \
             else lean
@@ -99,17 +107,18 @@ def candidates(words: list[dict]) -> list[Candidate]:
     return out
 
 
-def _pieces(text: str) -> list[tuple[str, bool, bool, int]]:
+def _pieces(text: str) -> list[tuple[str, bool, int, int]]:
     clauses = [c.strip() for c in _CLAUSE.split(text) if c.strip()]
     pieces = [(text, True), *((c, n == 0) for n, c in enumerate(clauses)),
               *((f"{a}, {b}", n == 0) for n, (a, b) in enumerate(zip(clauses, clauses[1:])))]
     cuts = []
     for piece, first in pieces:
         split = piece.split()
-        cuts += [(" ".join(split[:k]), first, len(split) - k) for k in range(MIN_WORDS, len(split))
-                 if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
-    return ([(clean(p), first, n <= len(clauses), 0) for n, (p, first) in enumerate(pieces) if clean(p)]
-            + [(clean(p), first, False, left) for p, first, left in cuts if clean(p)])
+        cuts += [(" ".join(split[:k]), first, int(normal(split[k])[0] in RELATIVE), len(split) - k)
+                 for k in range(MIN_WORDS, len(split)) if normal(split[k])[:1] and normal(split[k])[0] in CUT_BEFORE]
+    return ([(clean(p), first, 2 if n == 0 else int(n <= len(clauses)), 0) for n, (p, first) in enumerate(pieces)
+             if clean(p)]
+            + [(clean(p), first, level, left) for p, first, level, left in cuts if clean(p)])
 
 
 def _sentences(words: list[dict], keep_words: bool = False) -> list:

@@ -20,6 +20,12 @@ SUPERLATIVE = {"first", "last", "biggest", "best", "worst", "most", "least", "on
                "ever", "greatest", "whole", "entire", "million", "thousand", "hundred", "must", "immediately"}
 NUMBER_WORDS = {"two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "twenty",
                 "thirty", "forty", "fifty", "hundred", "thousand", "million", "billion", "half", "dozen"}
+# words of stakes: what makes a viewer stop (danger, loss, conflict, feeling), by stem
+EMOTIVE = ("murder", "kill", "dead", "death", "die", "dying", "blood", "fire", "burn", "fear", "afraid", "scare",
+           "terrif", "danger", "creature", "monster", "attack", "escape", "trap", "war", "fight", "hate", "love",
+           "secret", "mistake", "wrong", "lost", "lose", "fail", "broke", "crash", "disaster", "flood", "crisis",
+           "save", "rescue", "panic", "hysteri", "scream", "devour", "flesh", "victim", "gun", "weapon", "aggress",
+           "violen", "cheap", "profit", "money", "price", "forbid", "refuse", "never")
 FILLERS = {"um", "uh", "er", "ah", "hmm", "mm"}
 FILLER_PAIRS = {"you know", "i mean", "sort of", "kind of"}
 _WORD = re.compile(r"[A-Za-z0-9']+")
@@ -40,6 +46,12 @@ def intensity(text: str) -> float:
     points += 0.5 * min(1, sum(w in SUPERLATIVE for w in lower))
     points += 0.5 * bool(re.search(r"\b(said|says|wrote|asked),", text))
     return points / len(words) ** 0.5
+
+
+def emotive(text: str) -> int:
+    """How many of a line's words carry stakes (``EMOTIVE`` stems: "murder", "afraid",
+    "mistake", "flood")."""
+    return sum(w.lower().startswith(EMOTIVE) for w in _WORD.findall(text))
 
 
 def filler(text: str) -> float:

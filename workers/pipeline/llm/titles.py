@@ -6,10 +6,13 @@ about what the clip says, in its own words. Candidates (``llm.phrases``) are the
 sentences and their clauses (a question the clip answers, a claim, a line that lands),
 without their leaning openers ("So", "And", "Yes,"), fillers ("um", "you know") and whom
 they address ("My fellow Americans"). Each is scored by the salience of its content words
-(rare in the talk, frequent in the clip), names and numbers, and the content type's
-vocabulary; one with no verb (``says``: "Mr. Cooper, with your help") weighs far less, as it
+(rare in the talk, frequent in the clip), names and numbers, words of stakes
+(``salience.emotive``: "murder", "mistake") and the content type's vocabulary; a whole
+sentence weighs more than a clause, and a clause more than a cut (a cut before "who" or
+"which" counts as a clause: "… by creatures | who feast …"); one with no verb (``says``: "Mr. Cooper, with your help") weighs far less, as it
 says nothing about its subject, and so does a cut that leaves off its piece's last word or
-two ("… can do | for you"). A clip that opens on a question and holds its answer is headed
+two ("… can do | for you") or ends on a word that needs more ("… came from people | who
+…"), and a line of three words ("The reports persisted"). A clip that opens on a question and holds its answer is headed
 by that question when it says what it asks without the clip ("How long did it take to
 develop the Game Boy?"), never by the asker's setup before it; a question that points
 outside itself ("Will it be suitable?") weighs less. A whole line in the clip's last third
@@ -35,7 +38,7 @@ from workers.pipeline.clips.quotes import best_ratio, normal
 from workers.pipeline.llm.phrases import (DANGLING, LEADS, MAX_WORDS, MIN_WORDS, NO_CLAIM, OPEN_VERBS, OPENERS,
                                           PHATIC, POINTERS, SUBJECTS, SUBORDINATE, _CLAUSE, _join, _sentences,
                                           candidates, clean, says)
-from workers.pipeline.llm.salience import NUMBER_WORDS, intensity
+from workers.pipeline.llm.salience import NUMBER_WORDS, emotive, intensity
 from workers.pipeline.llm.text import STOPWORDS, without_list_number
 
 DOUBT = 0.5
@@ -45,14 +48,18 @@ HOOK_WORDS = 5
 GIVEN_TO = {"for", "to", "with", "at", "about", "from", "of"}  # "… can do for you" ends; "… told you" dangles
 SURE = 0.8
 REPLIES = {"yes", "no", "yeah", "well", "sure", "oh", "exactly", "absolutely", "right"}
+GENERIC = {"people", "person", "thing", "things", "one", "ones", "way", "stuff", "someone", "something", "somebody",
+           "anyone", "anything", "everything", "part", "kind", "sort", "lot"}
 SELF = {"i", "i'm", "i'll", "i've", "i'd"}  # a name or number in a headline must have been heard at least this surely
 ASKED_POINTERS = {"it", "this", "them", "they", "he", "she", "him", "her", "one"}
 
 
 def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str] = frozenset(),
-             prefer_question: bool = False, ranked: list | None = None) -> str:
-    """The best headline from a clip's words (Whisper's, with ``probability`` where known);
-    every candidate's (value, text) is added to ``ranked`` when given."""
+             prefer_question: bool = False, exchange: bool = False, ranked: list | None = None) -> str:
+    """The best headline from a clip's words (Whisper's, with ``probability`` where known).
+    ``prefer_question``: the clip opens on a question and holds its answer; ``exchange``: it
+    holds a question and its answer somewhere (the asker's part, before the reply, never
+    heads it). Every candidate's (value, text) is added to ``ranked`` when given."""
     clip_counts: dict[str, int] = {}
     for w in words:
         for t in normal(w["word"]):
@@ -62,7 +69,8 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
         stems[t[:5]] = stems.get(t[:5], 0) + c
     doubtful = _doubtful(words, clip_counts)
     said = [clean(s) for s in _sentences(words)]
-    asked = next((n for n, t in enumerate(said) if t.endswith("?")), -1) if prefer_question else -1
+    asked = next((n for n, t in enumerate(said[:None if prefer_question else 3]) if t.endswith("?")), -1) \
+        if prefer_question or exchange else -1  # an exchange's question, within its first three sentences
     asking = _asking(_sentences(words), asked)
     best = None
     for text, whole_start, complete, number, left in candidates(words):
@@ -74,10 +82,10 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
         value = sum(stems.get(t[:5], 1) / (1 + talk_counts.get(t, 0)) ** 0.5 for t in content) / len(content) ** 0.5
         value += 0.6 * sum(t in vocabulary for t in content) + 0.4 * min(2, len(re.findall(r"\d|\b[A-Z][a-z]",
                                                                                           text[1:])))
-        value += 0.3 * intensity(text) * len(tokens) ** 0.5
+        value += 0.3 * intensity(text) * len(tokens) ** 0.5 + 0.35 * min(2, emotive(text))  # stakes
         if text.endswith("?") and not _asks_alone(tokens):
             value -= 0.8  # "Will it be suitable for the American taste?": "it" is outside the title
-        elif text.endswith("?") and asked >= 0:
+        elif text.endswith("?") and prefer_question and asked >= 0:
             value += 1.0  # the question the clip answers heads it, when it says what it asks
         elif number <= asking:
             value -= 0.5  # the asker's setup, not what the clip answers
@@ -85,13 +93,15 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
         value += 0.3 * (complete and len(said) >= 3 and number >= 2 * len(said) / 3)  # the payoff lands late
         whole_start = whole_start or (tokens[0] in SUBJECTS and tokens[0] not in {"the", "a", "an"}
                                       and complete)  # "…, you take orders from me": a sentence of its own
-        value += 0.5 * whole_start + 0.4 * complete - 0.6 * (tokens[0] in LEADS) - 0.3 * (tokens[0] in POINTERS)
-        value -= 0.15 * max(0, 4 - len(tokens), len(tokens) - 8)
+        value += 0.5 * whole_start + 0.5 * complete - 0.6 * (tokens[0] in LEADS) - 0.3 * (tokens[0] in POINTERS)
+        value -= 0.3 * max(0, 4 - len(tokens)) + 0.15 * max(0, len(tokens) - 8)  # "The reports persisted": flat
         claim = [t for t in content if t not in POINTERS and t not in NO_CLAIM]
         value -= 1.6 * (len(claim) < 2)  # "There's no sound", "I don't know": nothing to head
         value -= 1.2 * bool(SUBORDINATE.search(text)) * (len(_CLAUSE.split(text)) < 2)  # "When the time reaches…"
         if not complete and (tokens[-1] in OPEN_VERBS or (tokens[-1].endswith("ed") and len(tokens[-1]) > 4)):
             value -= 0.8  # a cut that stops before what the verb needs
+        if left and tokens[-1] in GENERIC:
+            value -= 0.8  # "… came from people | who were …": a cut before what says which
         if not whole_start and tokens[0] not in SUBJECTS and not text[:1].isupper() and not tokens[0].isdigit():
             value -= 0.6  # a clause from inside a sentence that opens on a verb: a fragment
         if not says(tokens):
@@ -197,14 +207,14 @@ def well_formed(title: str) -> bool:
 
 
 def settle(clip: dict, given_title: str | None, given_hook: str | None, talk_counts: dict[str, int],
-           vocabulary: set[str], prefer_question: bool) -> None:
+           vocabulary: set[str], prefer_question: bool, exchange: bool = False) -> None:
     """Set ``title``, ``hook`` and ``title_source`` on ``clip`` (see the module docstring)."""
     title = (given_title or "").strip().strip("\"'\u201c\u201d")
     source = "model"
     if title and not well_formed(title):
         title, source = _capital(clean(title)), "repaired"
     if not title or not well_formed(title) or not grounded(title, clip["text"]):
-        title, source = headline(clip["words"], talk_counts, vocabulary, prefer_question), "offline"
+        title, source = headline(clip["words"], talk_counts, vocabulary, prefer_question, exchange), "offline"
     line = (given_hook or "").strip()
     if not line or best_ratio(line, clip["text"]) < HOOK_MATCH:
         line = hook(clip["words"], title, talk_counts)
