@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from workers.pipeline.clips.choosing import Band, resolve
+from workers.pipeline.clips.rules import Rules
 from workers.pipeline.clips.quotes import locate
 from workers.pipeline.clips.sentences import closes, ends_sentence, is_boilerplate, split, starts_sentence
 from workers.pipeline.llm.local import LocalLLM
@@ -174,17 +175,27 @@ def test_the_interviews_strongest_exchange_is_one_clip_from_its_question_to_its_
 
 
 def test_an_exchange_ends_where_its_answer_ends_not_on_the_next_question_and_its_first_line():
-    units = split(whisper_segments(
-        "Why did you decide to build your radios in an old shoe factory in Leeds?",
-        "Yes, we looked at factories all over the world for a long time. When the people who build the radio sit "
-        "next to the people who answer the phone, every complaint reaches the workbench by lunchtime. The design "
-        "gets a little better every week because of it. A factory far away would give us cheaper radios and worse "
-        "ones.",
-        "Where do you buy the parts? Every part comes from within fifty miles of Leeds.",  # no pause, no voice change
-        "| Thank you for coming in today."))
-    reply = LocalLLM().find_clips(units, content_type="interview", min_s=15, max_s=60, count=3)["result"]
-    clips = resolve(reply["clips"], units, Band(15, 60), units[-1]["end"] + 1, 3, kind="interview")
-    assert clips[0]["text"].startswith("Why did you") and clips[0]["text"].endswith("and worse ones.")
+    answer = ("Yes, we looked at factories all over the world for a long time. When the people who build the radio "
+              "sit next to the people who answer the phone, every complaint reaches the workbench by lunchtime. The "
+              "design gets a little better every week because of it. A factory far away would give us cheaper "
+              "radios and worse ones.")
+    for between in ("", "Last question. "):  # the next question straight after the answer, or a line later
+        units = split(whisper_segments(
+            "Why did you decide to build your radios in an old shoe factory in Leeds?", answer,
+            between + "Where do you buy the parts? Every part comes from within fifty miles of Leeds.",  # no pause
+            "| Thank you for coming in today."))
+        for unit in units:  # voice prints: the guest answers, the host comes back (before the next question)
+            unit["new_voice"] = unit["text"].startswith(("Yes,", "Every part", "Thank you", between.strip() or "Where"))
+        reply = LocalLLM().find_clips(units, content_type="interview", min_s=15, max_s=60, count=3)["result"]
+        clips = resolve(reply["clips"], units, Band(15, 60), units[-1]["end"] + 1, 3, kind="interview")
+        assert clips[0]["text"].startswith("Why did you") and clips[0]["text"].endswith("and worse ones.")
+    film = Rules(scenes=True)  # film's back and forth: a question straight after an answer ends still begins another
+    units = split(whisper_segments("Why did you decide to build your radios in an old shoe factory in Leeds?", answer,
+                                   "Where do you buy the parts? Every part comes from within fifty miles of Leeds.",
+                                   "| Thank you for coming in today."))
+    reply = LocalLLM().find_clips(units, content_type="film", min_s=15, max_s=60, count=3, rules=film)["result"]
+    clips = resolve(reply["clips"], units, Band(15, 60), units[-1]["end"] + 1, 3, rules=film, kind="film")
+    assert clips[0]["text"].endswith("and worse ones.")
 
 
 def test_a_bulletin_picked_in_halves_is_posted_whole():

@@ -97,6 +97,16 @@ def test_an_answer_runs_to_the_next_question_or_pause_and_a_question_it_asks_its
     assert shape.goes_on[1]  # "Eleven people." is a fragment that completes it
 
 
+@pytest.mark.parametrize("start, whole", [("Our first batch.", True), ("Our very first batch.", False)])
+def test_a_curt_start_of_an_answer_does_not_end_it_where_the_voice_prints_hear_a_change(start, whole):
+    units = sentences((0.2, "What was your biggest mistake?"), (0.3, start), (0.3, "We made radios nobody could open."),
+                      (0.3, "Half of them kept the letter."), (0.3, "What about money?"), (0.3, "We made a profit."))
+    for unit, voice in zip(units, (None, True, True, False, True, True)):  # a change misheard after the start
+        unit["new_voice"] = voice
+    shape = Structure(units)
+    assert shape.answer_end[0] == (3 if whole else 1) and shape.answer_end[4] == 5
+
+
 def test_speech_share_and_the_longest_silence_of_any_run():
     units = sentences((0.0, "one two three four."), (3.0, "five six seven eight."), (0.6, "nine ten."))
     speech = Speech(units)

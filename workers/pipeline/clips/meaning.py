@@ -16,7 +16,9 @@ answer. ``Structure(units)`` reads that off the sentence units (``sentences.spli
   ``ANSWER_GAP_S`` earlier, and unit i is not one. A clip never starts there (its question
   is outside it);
 * ``answer_end[q]``: for a question, the last unit of its answer: up to the next change of
-  speaker (an interjection of three words or fewer, "Right.", does not end it), the next
+  speaker (an interjection of three words or fewer, "Right.", does not end it, nor does a
+  change the voice prints hear after an answer's curt start of three words or fewer, "Our
+  first batch.", where a statement follows), the next
   question (unless its speaker asks it and goes on, in the first person, with no change of
   voice around it: "Can I open it? Because if the answer is no…"), or a pause of
   ``ANSWER_PAUSE_S`` (a paragraph's end);
@@ -187,6 +189,9 @@ class Structure:
                 back = nxt + 1 < n and self.turn[nxt + 1] and not self.question[nxt]
                 if back and len(tokens(units[nxt]["text"])) <= 3:
                     end = nxt + 1  # an interjection ("Right."): the answer goes on
+                    continue
+                if end == q + 1 and len(tokens(units[end]["text"])) <= 3 and not self.question[nxt]:
+                    end = nxt  # "Our first batch." and then its story: a curt start, not a whole answer
                     continue
                 break
             end = nxt

@@ -131,8 +131,10 @@ def runs(units: list[dict], *, min_s: float, max_s: float, rules: Rules = Rules(
         cut = any(shape.answer_end[q] > j for q in asked)
         ends_thought = j + 1 == len(units) or shape.turn[j + 1] or shape.gap[j + 1] >= 1.0 or any(
             shape.answer_end[q] == j for q in asked) or (rules.scenes and speech.scene[j] >= SOFT)
-        fresh = sum(1 for q in asked if q > i + 1 and (shape.gap[q] >= 1.0 and shape.turn[q] or any(
-            shape.answer_end[p] == q - 1 for p in asked if p < q)))  # another exchange begins (after an answer ends)
+        ended = [shape.answer_end[p] for p in asked]
+        fresh = sum(1 for q in asked if q > i + 1 and (  # another exchange begins: after a pause, someone asks; or
+            shape.gap[q] >= 1.0 and shape.turn[q] or q - 1 in ended  # the question follows an answer's end; or,
+            or not rules.scenes and not shape.question[q - 1] and any(e < q for e in ended)))  # in talk, comes after
         parts = {
             "whole": (0.75 if cut else (1.3 if whole else 1.0)) * 0.85 ** fresh,
             "opens": opens(i),
