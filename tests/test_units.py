@@ -107,6 +107,14 @@ def test_a_curt_start_of_an_answer_does_not_end_it_where_the_voice_prints_hear_a
     assert shape.answer_end[0] == (3 if whole else 1) and shape.answer_end[4] == 5
 
 
+@pytest.mark.parametrize("echo, shared", [("People aggressive.", True), ("Aggressive people, you say.", False)])
+def test_a_question_asked_again_after_an_echo_shares_its_answer(echo, shared):
+    units = sentences((0.2, "Do you think it makes people aggressive?"), (1.0, echo),
+                      (0.5, "Does playing gun games make people aggressive?"), (2.8, "I don't know."),
+                      (0.4, "Parents complain about it."))
+    assert Structure(units).answer_end[0] == (4 if shared else 1)  # three words or fewer: an echo, not an answer
+
+
 def test_speech_share_and_the_longest_silence_of_any_run():
     units = sentences((0.0, "one two three four."), (3.0, "five six seven eight."), (0.6, "nine ten."))
     speech = Speech(units)

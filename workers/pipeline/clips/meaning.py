@@ -21,7 +21,9 @@ answer. ``Structure(units)`` reads that off the sentence units (``sentences.spli
   first batch.", where a statement follows), the next
   question (unless its speaker asks it and goes on, in the first person, with no change of
   voice around it: "Can I open it? Because if the answer is no…"), or a pause of
-  ``ANSWER_PAUSE_S`` (a paragraph's end);
+  ``ANSWER_PAUSE_S`` (a paragraph's end); a run of questions shares the answer of its last
+  one, also where an echo of three words or fewer lies between them ("…aggressive?"
+  "People aggressive." "Does it make people aggressive…?");
 * ``in_answer[i]``: unit i lies inside an answer, past its first sentence (a run of
   questions shares the answer of its last one);
 * ``dangling_end[j]``: a clip may not end with unit j: it asks a question and someone
@@ -158,9 +160,14 @@ class Structure:
         self.pronoun = [bool(tokens(u["text"])[:1]) and tokens(u["text"])[0] in PRONOUNS for u in units]
         self.goes_on = [j + 1 < n and self._goes_on(j) for j in range(n)]
         self.answer_end = [self._answer_end(q) if self.question[q] else None for q in range(n)]
-        for q in range(n - 2, -1, -1):  # a run of questions shares the answer of its last one
+        for q in range(n - 2, -1, -1):  # a run of questions shares the answer of its last one, even with an echo
+            # of three words or fewer between ("Do you think it makes people aggressive?" "People aggressive?" "Does
+            # it make people aggressive to play gun games?")
             if self.question[q] and self.question[q + 1] and self.gap[q + 1] < ANSWER_PAUSE_S:
                 self.answer_end[q] = self.answer_end[q + 1]
+            elif self.question[q] and q + 2 < n and self.question[q + 2] and len(tokens(units[q + 1]["text"])) <= 3 \
+                    and max(self.gap[q + 1], self.gap[q + 2]) < ANSWER_GAP_S:
+                self.answer_end[q] = self.answer_end[q + 2]
         self.in_answer = [False] * n  # inside an answer, past its first sentence
         for q, end in enumerate(self.answer_end):
             for k in range(q + 2, (end or 0) + 1):
