@@ -19,8 +19,8 @@ ends at a sentence end, for both LLM backends.
   ``segment`` names the Whisper segment its first word came from, and ``closed_by`` says
   what ended it: ``sentence``, ``pause``, ``turn``, ``clause`` (a run-on cut) or ``end``
   (the transcript's last words) or ``capital`` (a sentence's opening word capitalized after a
-  lowercase word with no stop: Whisper left the full stop out). Only ``clause`` is not a place a clip may start after or
-  end at. ``gap`` is the silence before the unit (seconds) and ``new_voice`` whether the
+  lowercase word with no stop: Whisper left the full stop out). Only ``clause`` is not a
+  place a clip may start after or end at. ``gap`` is the silence before the unit (seconds) and ``new_voice`` whether the
   voice prints say another speaker starts with it (None: the words carry no voice prints);
   ``scene``, when its first word has one, the jump in the room's sound before it
   (``clips.scenes``).

@@ -58,7 +58,6 @@ SUBORDINATE = re.compile(r"^(in order to|so that|when|whenever|if|unless|because
                          r"until|after|before|since|once|whether)\b", re.IGNORECASE)
 
 
-
 def says(tokens: list[str]) -> bool:
     """Whether a headline's words say something about a subject: they hold a verb (an
     auxiliary or modal, a contraction, a common verb, a past form, or the word after a

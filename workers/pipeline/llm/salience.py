@@ -27,6 +27,7 @@ EMOTIVE = ("murder", "kill", "dead", "death", "die", "dying", "blood", "fire", "
            "save", "rescue", "panic", "hysteri", "scream", "devour", "flesh", "victim", "gun", "weapon", "aggress",
            "violen", "cheap", "profit", "money", "price", "forbid", "refuse", "never")
 FILLERS = {"um", "uh", "er", "ah", "hmm", "mm"}
+SELF = ("i", "i'm", "i'll", "i've", "i'd")  # capitalized always: never a name
 FILLER_PAIRS = {"you know", "i mean", "sort of", "kind of"}
 _WORD = re.compile(r"[A-Za-z0-9']+")
 
@@ -41,7 +42,7 @@ def intensity(text: str) -> float:
     points = 1.0 * text.count("!") + 0.5 * text.rstrip().endswith("?")
     points += 0.5 * min(2, sum(w in CONTRAST for w in lower))
     points += 0.5 * min(2, sum(w.isdigit() or w in NUMBER_WORDS or bool(re.match(r"^\d", w)) for w in lower))
-    points += 0.5 * min(2, sum(w[:1].isupper() and w.lower() not in ("i", "i'm", "i'll", "i've", "i'd")
+    points += 0.5 * min(2, sum(w[:1].isupper() and w.lower() not in SELF
                                for w in words[1:]))
     points += 0.5 * min(1, sum(w in SUPERLATIVE for w in lower))
     points += 0.5 * bool(re.search(r"\b(said|says|wrote|asked),", text))

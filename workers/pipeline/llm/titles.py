@@ -9,10 +9,11 @@ they address ("My fellow Americans"). Each is scored by the salience of its cont
 (rare in the talk, frequent in the clip), names and numbers, words of stakes
 (``salience.emotive``: "murder", "mistake") and the content type's vocabulary; a whole
 sentence weighs more than a clause, and a clause more than a cut (a cut before "who" or
-"which" counts as a clause: "… by creatures | who feast …"); one with no verb (``says``: "Mr. Cooper, with your help") weighs far less, as it
-says nothing about its subject, and so does a cut that leaves off its piece's last word or
-two ("… can do | for you") or ends on a word that needs more ("… came from people | who
-…"), and a line of three words ("The reports persisted"). A clip that opens on a question and holds its answer is headed
+"which" counts as a clause: "… by creatures | who feast …"); one with no verb (``says``:
+"Mr. Cooper, with your help") weighs far less, as it says nothing about its subject, and so
+does a cut that leaves off its piece's last word or two ("… can do | for you") or ends on a
+word that needs more ("… came from people | who …"), and a line of three words ("The
+reports persisted"). A clip that opens on a question and holds its answer is headed
 by that question when it says what it asks without the clip ("How long did it take to
 develop the Game Boy?"), never by the asker's setup before it; a question that points
 outside itself ("Will it be suitable?") weighs less. A whole line in the clip's last third
@@ -38,7 +39,7 @@ from workers.pipeline.clips.quotes import best_ratio, normal
 from workers.pipeline.llm.phrases import (DANGLING, LEADS, MAX_WORDS, MIN_WORDS, NO_CLAIM, OPEN_VERBS, OPENERS,
                                           PHATIC, POINTERS, SUBJECTS, SUBORDINATE, _CLAUSE, _join, _sentences,
                                           candidates, clean, says)
-from workers.pipeline.llm.salience import NUMBER_WORDS, emotive, intensity
+from workers.pipeline.llm.salience import NUMBER_WORDS, SELF, emotive, intensity
 from workers.pipeline.llm.text import STOPWORDS, without_list_number
 
 DOUBT = 0.5
@@ -46,11 +47,10 @@ HOOK_CHARS = 160
 HOOK_MATCH = 0.8
 HOOK_WORDS = 5
 GIVEN_TO = {"for", "to", "with", "at", "about", "from", "of"}  # "… can do for you" ends; "… told you" dangles
-SURE = 0.8
+SURE = 0.8  # a name or number in a headline must have been heard at least this surely
 REPLIES = {"yes", "no", "yeah", "well", "sure", "oh", "exactly", "absolutely", "right"}
 GENERIC = {"people", "person", "thing", "things", "one", "ones", "way", "stuff", "someone", "something", "somebody",
            "anyone", "anything", "everything", "part", "kind", "sort", "lot"}
-SELF = {"i", "i'm", "i'll", "i've", "i'd"}  # a name or number in a headline must have been heard at least this surely
 ASKED_POINTERS = {"it", "this", "them", "they", "he", "she", "him", "her", "one"}
 
 
@@ -68,10 +68,11 @@ def headline(words: list[dict], talk_counts: dict[str, int], vocabulary: set[str
     for t, c in clip_counts.items():
         stems[t[:5]] = stems.get(t[:5], 0) + c
     doubtful = _doubtful(words, clip_counts)
-    said = [clean(s) for s in _sentences(words)]
+    sentences = _sentences(words)
+    said = [clean(s) for s in sentences]
     asked = next((n for n, t in enumerate(said[:None if prefer_question else 3]) if t.endswith("?")), -1) \
         if prefer_question or exchange else -1  # an exchange's question, within its first three sentences
-    asking = _asking(_sentences(words), asked)
+    asking = _asking(sentences, asked)
     best = None
     for text, whole_start, complete, number, left in candidates(words):
         tokens = normal(text)
